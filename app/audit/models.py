@@ -1,0 +1,39 @@
+"""The append-only, hash-chained audit log."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Column
+from sqlmodel import Field, SQLModel
+
+from app.db import UTCDateTime, utcnow
+
+GENESIS_HASH = "0" * 64
+
+
+class AuditEvent(SQLModel, table=True):
+    """One state change: who did what to which record, chained to the event before it."""
+
+    __tablename__ = "audit_event"
+
+    seq: int = Field(primary_key=True, description="Position in the chain, 1-based, gapless.")
+    occurred_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    actor: str = Field(max_length=200)
+    action: str = Field(max_length=100, index=True)
+    target_type: str = Field(max_length=50)
+    target_id: str = Field(max_length=200, index=True)
+    details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(max_length=64)
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's tip, one row; locking it serialises appends so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(default=0)
+    hash: str = Field(default=GENESIS_HASH, max_length=64)

@@ -1,0 +1,148 @@
+"""Appending to and verifying the audit chain.
+
+Each event's hash is SHA-256 over the previous hash and a canonical JSON of its own fields, so an
+edited, inserted or deleted row breaks every hash after it. Appends lock the single head row
+(`SELECT … FOR UPDATE` on PostgreSQL; SQLite's `BEGIN IMMEDIATE` already serialises writers), so
+concurrent writers queue instead of forking the chain. Details must never contain post text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from app.audit.models import GENESIS_HASH, AuditEvent, AuditHead
+from app.db import utcnow
+
+
+def _canonical_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_hash(
+    *,
+    prev_hash: str,
+    seq: int,
+    occurred_at: dt.datetime,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any],
+) -> str:
+    """Return the chain hash of one event given the hash before it."""
+    payload = json.dumps(
+        {
+            "seq": seq,
+            "occurred_at": _canonical_time(occurred_at),
+            "actor": actor,
+            "action": action,
+            "target_type": target_type,
+            "target_id": target_id,
+            "details": details,
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
+
+
+def record(
+    session: Session,
+    *,
+    actor: str,
+    action: str,
+    target_type: str,
+    target_id: str,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one event in the caller's transaction; it commits or rolls back with the change."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH)
+        session.add(head)
+    # JSON round trip so what is hashed is exactly what the database gives back.
+    clean_details = json.loads(json.dumps(details or {}, default=str))
+    occurred_at = utcnow()
+    seq = head.seq + 1
+    digest = event_hash(
+        prev_hash=head.hash,
+        seq=seq,
+        occurred_at=occurred_at,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        details=clean_details,
+    )
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=occurred_at,
+        actor=actor,
+        action=action,
+        target_type=target_type,
+        target_id=str(target_id),
+        details=clean_details,
+        prev_hash=head.hash,
+        hash=digest,
+    )
+    head.seq, head.hash = seq, digest
+    session.add(event)
+    session.add(head)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    """The outcome of verifying the chain."""
+
+    ok: bool
+    checked: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify(session: Session, *, batch_size: int = 1000) -> ChainReport:
+    """Recompute every hash in order and report the first event that does not match."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    checked = 0
+    last_seq = 0
+    while True:
+        events = session.exec(
+            select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch_size)  # type: ignore[arg-type]
+        ).all()
+        if not events:
+            break
+        for event in events:
+            if event.seq != expected_seq:
+                return ChainReport(False, checked, expected_seq, f"event {expected_seq} is missing")
+            if event.prev_hash != expected_prev:
+                return ChainReport(False, checked, event.seq, "prev_hash does not match the event before")
+            recomputed = event_hash(
+                prev_hash=event.prev_hash,
+                seq=event.seq,
+                occurred_at=event.occurred_at,
+                actor=event.actor,
+                action=event.action,
+                target_type=event.target_type,
+                target_id=event.target_id,
+                details=event.details,
+            )
+            if recomputed != event.hash:
+                return ChainReport(False, checked, event.seq, "content does not match its hash")
+            expected_prev, expected_seq = event.hash, event.seq + 1
+            checked += 1
+        last_seq = events[-1].seq
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != checked or head.hash != expected_prev):
+        return ChainReport(False, checked, checked + 1, "the chain head does not match the last event")
+    return ChainReport(True, checked)

@@ -1,0 +1,50 @@
+"""Authentication and scope checks as small FastAPI dependencies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.tokens import Principal, TokenError, decode_token
+from app.errors import Forbidden, Unauthorized
+
+bearer_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description="JWT access token from `POST /v1/auth/token` or `python -m app token`.",
+)
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> Principal:
+    """Verify the bearer token and return who is calling."""
+    if credentials is None or credentials.scheme.lower() != "bearer" or not credentials.credentials:
+        raise Unauthorized("A bearer token is required: send `Authorization: Bearer <token>`.")
+    try:
+        principal = decode_token(request.app.state.settings, credentials.credentials)
+    except TokenError as exc:
+        raise Unauthorized(str(exc)) from exc
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(*scopes: str) -> Callable[[Principal], Principal]:
+    """Build a dependency that admits a token carrying any one of `scopes`."""
+    wanted = frozenset(scopes)
+    label = " or ".join(sorted(wanted))
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.scopes & wanted:
+            raise Forbidden(f"This operation needs the scope {label}.", required_scopes=sorted(wanted))
+        return principal
+
+    check.__name__ = f"require_{'_'.join(sorted(wanted)).replace(':', '_').replace('-', '_')}"
+    return check

@@ -1,0 +1,110 @@
+"""The only module that touches python-jose: minting and verifying access tokens."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from jose import JWTError, jwt
+
+from app.settings import Settings
+
+
+class TokenError(Exception):
+    """A token that must be refused; the message says why without echoing the token."""
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The verified caller: subject, scopes and the client it came through, if any."""
+
+    sub: str
+    scopes: frozenset[str]
+    client_id: str | None = None
+
+    def has(self, scope: str) -> bool:
+        """Return True when the token carries `scope`."""
+        return scope in self.scopes
+
+
+def _signing_key(settings: Settings, algorithm: str) -> str:
+    if algorithm.startswith("HS"):
+        return settings.jwt_secret
+    if not settings.jwt_private_key:
+        raise TokenError("POLICY_JWT_PRIVATE_KEY is needed to sign RS tokens")
+    return settings.jwt_private_key
+
+
+def _verification_key(settings: Settings, algorithm: str) -> str:
+    if algorithm.startswith("HS"):
+        return settings.jwt_secret
+    return settings.jwt_public_key or ""
+
+
+def create_access_token(
+    settings: Settings,
+    *,
+    sub: str,
+    scopes: frozenset[str] | list[str],
+    ttl_seconds: int | None = None,
+    client_id: str | None = None,
+    now: float | None = None,
+) -> str:
+    """Mint a signed access token with the first allowed algorithm."""
+    issued = int(now if now is not None else time.time())
+    algorithm = settings.jwt_algorithms[0]
+    claims: dict[str, object] = {
+        "sub": sub,
+        "scope": " ".join(sorted(scopes)),
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + (ttl_seconds or settings.access_token_ttl_seconds),
+        "jti": uuid.uuid4().hex,
+    }
+    if client_id:
+        claims["client_id"] = client_id
+    return jwt.encode(claims, _signing_key(settings, algorithm), algorithm=algorithm)
+
+
+def decode_token(settings: Settings, token: str) -> Principal:
+    """Verify signature, algorithm, issuer, audience, exp and nbf; return the principal."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JWTError as exc:
+        raise TokenError("the token is not a well-formed JWT") from exc
+    algorithm = header.get("alg")
+    # Checked before any key is chosen, so `none` or an HS/RS swap never reaches verification.
+    if algorithm not in settings.jwt_algorithms:
+        raise TokenError(f"the token's algorithm is not accepted (allowed: {', '.join(settings.jwt_algorithms)})")
+    try:
+        claims = jwt.decode(
+            token,
+            _verification_key(settings, algorithm),
+            algorithms=[algorithm],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={
+                "require_exp": True,
+                "require_sub": True,
+                "require_iss": True,
+                "require_aud": True,
+                "leeway": settings.jwt_leeway_seconds,
+            },
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("the token has expired") from exc
+    except jwt.JWTClaimsError as exc:
+        raise TokenError(f"the token's claims are not valid: {exc}") from exc
+    except JWTError as exc:
+        raise TokenError(f"the token could not be verified: {exc}") from exc
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub:
+        raise TokenError("the token has no subject")
+    scope = claims.get("scope", "")
+    if not isinstance(scope, str):
+        raise TokenError("the token's scope claim must be a space-separated string")
+    client_id = claims.get("client_id")
+    return Principal(sub=sub, scopes=frozenset(scope.split()), client_id=client_id if isinstance(client_id, str) else None)

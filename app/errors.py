@@ -1,0 +1,297 @@
+"""RFC 9457 problem+json for every error the service returns, rendered in one place.
+
+Domain packages raise subclasses of :class:`AppError`; FastAPI validation errors, unknown routes,
+wrong methods and unhandled exceptions are all turned into the same shape here.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+logger = logging.getLogger("app.errors")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://independenceproject.co.uk/problems/"
+
+
+class FieldProblem(BaseModel):
+    """One offending input field of a validation problem."""
+
+    field: str = Field(description="Dotted location of the field, e.g. `body.author.role`.")
+    message: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details object."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "example": {
+                "type": "https://independenceproject.co.uk/problems/not-found",
+                "title": "Not Found",
+                "status": 404,
+                "detail": "screening 6f1c… does not exist",
+                "instance": "/v1/screenings/6f1c…",
+                "request_id": "9b2f5c0e8a7d4c1e",
+            }
+        },
+    )
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[FieldProblem] | None = None
+
+
+class AppError(Exception):
+    """Base for every domain error; subclasses fix the status, type slug and title."""
+
+    status: ClassVar[int] = 500
+    slug: ClassVar[str] = "internal-error"
+    title: ClassVar[str] = "Internal Server Error"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(AppError):
+    """The request could not be parsed (bad JSON, bad cursor)."""
+
+    status, slug, title = 400, "bad-request", "Bad Request"
+
+
+class Unauthorized(AppError):
+    """No token, or a token that does not verify."""
+
+    status, slug, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str, **extra: Any) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}, **extra)
+
+
+class Forbidden(AppError):
+    """A valid token that lacks the scope the operation needs."""
+
+    status, slug, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(AppError):
+    """The resource does not exist (or is not visible to the caller)."""
+
+    status, slug, title = 404, "not-found", "Not Found"
+
+
+class Conflict(AppError):
+    """The request conflicts with the current state (step not allowed, duplicate)."""
+
+    status, slug, title = 409, "conflict", "Conflict"
+
+
+class PreconditionFailed(AppError):
+    """The `If-Match` version is stale."""
+
+    status, slug, title = 412, "precondition-failed", "Precondition Failed"
+
+
+class PayloadTooLarge(AppError):
+    """The body, the text or the batch is over its limit."""
+
+    status, slug, title = 413, "payload-too-large", "Content Too Large"
+
+
+class Unprocessable(AppError):
+    """Well-formed but semantically invalid input (names the field)."""
+
+    status, slug, title = 422, "validation-error", "Unprocessable Content"
+
+
+class PreconditionRequired(AppError):
+    """The operation needs `If-Match` and none was sent."""
+
+    status, slug, title = 428, "precondition-required", "Precondition Required"
+
+
+class TooManyRequests(AppError):
+    """The caller is rate limited."""
+
+    status, slug, title = 429, "rate-limited", "Too Many Requests"
+
+
+class ServiceUnavailable(AppError):
+    """A dependency (the database) is not ready."""
+
+    status, slug, title = 503, "unavailable", "Service Unavailable"
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """Render one problem+json response; the only place the shape is built."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "request_id": _request_id(request),
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc) or "body"
+
+
+_STATUS_SLUGS = {
+    400: ("bad-request", "Bad Request"),
+    401: ("unauthorized", "Unauthorized"),
+    403: ("forbidden", "Forbidden"),
+    404: ("not-found", "Not Found"),
+    405: ("method-not-allowed", "Method Not Allowed"),
+    406: ("not-acceptable", "Not Acceptable"),
+    413: ("payload-too-large", "Content Too Large"),
+    415: ("unsupported-media-type", "Unsupported Media Type"),
+}
+
+
+async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+    return problem_response(
+        request,
+        status=exc.status,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = exc.errors()
+    # Unparseable JSON reaches us as a validation error; it is a malformed request (400).
+    if any(err.get("type") == "json_invalid" for err in errors):
+        return problem_response(
+            request,
+            status=400,
+            slug="malformed-json",
+            title="Bad Request",
+            detail="The request body is not valid JSON.",
+            errors=[{"field": "body", "message": "invalid JSON", "type": "json_invalid"}],
+        )
+    fields = [
+        {"field": _field_name(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+        for err in errors
+    ]
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    return problem_response(
+        request,
+        status=422,
+        slug="validation-error",
+        title="Unprocessable Content",
+        detail=f"Invalid input: {names}",
+        errors=fields,
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    slug, title = _STATUS_SLUGS.get(exc.status_code, ("http-error", "HTTP Error"))
+    detail = exc.detail if isinstance(exc.detail, str) else title
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"No route matches {request.method} {request.url.path}"
+    if exc.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem_response(
+        request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=exc.headers
+    )
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    # The traceback goes to the log; the request body never does.
+    logger.error(
+        "unhandled exception",
+        exc_info=exc,
+        extra={"request_id": _request_id(request), "path": request.url.path, "method": request.method},
+    )
+    return problem_response(
+        request,
+        status=500,
+        slug="internal-error",
+        title="Internal Server Error",
+        detail="An unexpected error occurred; quote the request id when reporting it.",
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the problem+json handlers on the application."""
+    app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _unhandled)
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """Return the `responses=` entries documenting each status as problem+json."""
+    descriptions = {
+        400: "Malformed request: unparseable JSON or a bad cursor.",
+        401: "Missing, expired or invalid bearer token.",
+        403: "The token lacks the scope this operation needs.",
+        404: "The resource does not exist.",
+        409: "The request conflicts with the current state.",
+        412: "The `If-Match` version is stale; re-read and retry.",
+        413: "The body, text or batch is over its limit.",
+        422: "Validation failed; `errors` names each offending field.",
+        428: "`If-Match` is required for this operation.",
+        429: "Too many requests; retry after the `Retry-After` seconds.",
+        503: "The service is not ready.",
+    }
+    return {
+        status: {
+            "description": descriptions.get(status, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status in statuses
+    }
+
+
+# The statuses every authenticated operation can return.
+COMMON_ERRORS = (400, 401, 403, 413, 422)
+
+
+def problem_schema_components() -> dict[str, Any]:
+    """Return the component schemas for `Problem` and `FieldProblem`, for the OpenAPI document."""
+    schema = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = schema.pop("$defs", {})
+    return {"Problem": schema, **defs}

@@ -1,0 +1,169 @@
+"""Safe retries for POSTs: `Idempotency-Key` replays the stored response of the first attempt.
+
+The record is written in the same transaction as the work it describes, so a retry after a crash
+either finds both or neither. Keys are scoped to the caller (token subject) and expire after
+`POLICY_IDEMPOTENCY_TTL_HOURS`. The same key with a different body is a 422.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Header, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Field, Session, SQLModel, select
+
+from app.auth.dependencies import CurrentPrincipal
+from app.db import UTCDateTime, utcnow
+from app.errors import Unprocessable
+
+REPLAY_HEADER = "Idempotent-Replayed"
+_REPLAYED_HEADERS = ("location", "etag")
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """The response given to the first request that used a key."""
+
+    __tablename__ = "idempotency_record"
+    __table_args__ = (UniqueConstraint("principal", "key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    principal: str = Field(max_length=200)
+    key: str = Field(max_length=255)
+    method: str = Field(max_length=10)
+    path: str = Field(max_length=500)
+    request_hash: str = Field(max_length=64)
+    status_code: int
+    response_body: Any = Field(sa_column=Column(JSON, nullable=True))
+    response_headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class Idempotency:
+    """Per-request helper: replay a stored response, or commit the work and remember it."""
+
+    def __init__(self, *, key: str | None, principal: str, method: str, path: str, fingerprint: str, ttl: dt.timedelta):
+        self.key = key
+        self.principal = principal
+        self.method = method
+        self.path = path
+        self.fingerprint = fingerprint
+        self.ttl = ttl
+
+    def replay(self, session: Session) -> JSONResponse | None:
+        """Return the stored response for this key, or None when the work must be done."""
+        if self.key is None:
+            return None
+        record = session.exec(
+            select(IdempotencyRecord).where(
+                IdempotencyRecord.principal == self.principal, IdempotencyRecord.key == self.key
+            )
+        ).first()
+        if record is None:
+            return None
+        if record.expires_at <= utcnow():
+            session.delete(record)
+            session.flush()
+            return None
+        if record.request_hash != self.fingerprint:
+            raise Unprocessable(
+                "This Idempotency-Key was already used with a different request body or path.",
+                errors=[{"field": "header.Idempotency-Key", "message": "key reused with a different request", "type": "idempotency_key_reused"}],
+            )
+        headers = dict(record.response_headers)
+        headers[REPLAY_HEADER] = "true"
+        return JSONResponse(record.response_body, status_code=record.status_code, headers=headers)
+
+    def commit(
+        self,
+        session: Session,
+        *,
+        status_code: int,
+        body: Any,
+        headers: dict[str, str] | None = None,
+    ) -> JSONResponse:
+        """Commit the request's transaction (with the idempotency record) and build the response.
+
+        The commit happens before the response exists, so a 2xx always means durable.
+        """
+        content = jsonable_encoder(body)
+        headers = headers or {}
+        if self.key is not None:
+            session.add(
+                IdempotencyRecord(
+                    principal=self.principal,
+                    key=self.key,
+                    method=self.method,
+                    path=self.path,
+                    request_hash=self.fingerprint,
+                    status_code=status_code,
+                    response_body=content,
+                    response_headers={k: v for k, v in headers.items() if k.lower() in _REPLAYED_HEADERS},
+                    expires_at=utcnow() + self.ttl,
+                )
+            )
+        try:
+            session.commit()
+        except IntegrityError:
+            # A concurrent request with the same key won the race: its result is the answer.
+            session.rollback()
+            if self.key is None:
+                raise
+            replayed = self.replay(session)
+            if replayed is None:
+                raise
+            return replayed
+        return JSONResponse(content, status_code=status_code, headers=headers)
+
+
+def _valid_key(value: str) -> bool:
+    return 1 <= len(value) <= 255 and all(33 <= ord(ch) <= 126 for ch in value)
+
+
+async def get_idempotency(
+    request: Request,
+    principal: CurrentPrincipal,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Unique per logical request (e.g. a UUID). Retrying with the same key and body "
+            "returns the first response; keys expire after 24 hours.",
+        ),
+    ] = None,
+) -> Idempotency:
+    """Read the `Idempotency-Key` header and fingerprint the request it comes with."""
+    if idempotency_key is not None and not _valid_key(idempotency_key):
+        raise Unprocessable(
+            "Idempotency-Key must be 1-255 visible ASCII characters.",
+            errors=[{"field": "header.Idempotency-Key", "message": "1-255 visible ASCII characters", "type": "value_error"}],
+        )
+    body = await request.body()
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode() + b"\0")
+    try:
+        # Canonical JSON, so whitespace or key order in a retry does not count as a new body.
+        digest.update(json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode())
+    except (ValueError, UnicodeDecodeError):
+        digest.update(body)
+    settings = request.app.state.settings
+    return Idempotency(
+        key=idempotency_key,
+        principal=principal.sub,
+        method=request.method,
+        path=request.url.path,
+        fingerprint=digest.hexdigest(),
+        ttl=dt.timedelta(hours=settings.idempotency_ttl_hours),
+    )
+
+
+IdempotencyDep = Annotated[Idempotency, Depends(get_idempotency)]

@@ -1,0 +1,86 @@
+"""Application factory: settings, engine, middleware, error handlers and routers. Nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy import Engine
+
+from app import health
+from app.auth import router as auth_router
+from app.db import build_engine
+from app.errors import install_error_handlers, problem_schema_components
+from app.logging_config import configure_logging
+from app.middleware import Metrics, RequestContextMiddleware
+from app.settings import Settings, get_settings
+
+API_DESCRIPTION = """\
+Puts the Independence Project Social Media policy into practice: screen posts before they are
+published, record derogatory-post incidents, run the escalation ladder the policy prescribes, and
+report the policy's review status.
+
+Every `/v1` operation needs a bearer token (`POST /v1/auth/token`, or `python -m app token` in
+development) carrying the operation's scope. Errors are RFC 9457 `application/problem+json`.
+"""
+
+
+def _build_openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+        servers=app.servers,
+        tags=app.openapi_tags,
+    )
+    schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schema_components())
+    app.openapi_schema = schema
+    return schema
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the application for `settings` (from the environment when omitted)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Independence Project social-media policy service",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+        servers=[{"url": settings.public_base_url, "description": "Local default (`make run`)"}],
+    )
+    app.state.settings = settings
+    app.state.engine = engine or build_engine(settings)
+    app.state.metrics = Metrics()
+
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+        expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
+    )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
+
+    app.include_router(health.router)
+    app.include_router(auth_router.router)
+
+    app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+app = create_app()

@@ -1,0 +1,154 @@
+"""Pure-ASGI middleware: request ids, access logs, metrics, security headers, body limit.
+
+Access logs carry method, route template, status, duration and request id: never bodies, query
+strings, or the Authorization header.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.errors import PayloadTooLarge
+
+access_log = logging.getLogger("app.access")
+_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class Metrics:
+    """Prometheus collectors for one application instance (its own registry, so tests don't clash)."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "http_requests_total",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "http_request_duration_seconds",
+            "Request latency by method and route template.",
+            ["method", "route"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+
+
+def _route_template(scope: Scope) -> str:
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
+
+
+class BodyTooLarge(PayloadTooLarge):
+    """Raised while reading a body that grows past the limit."""
+
+
+class RequestContextMiddleware:
+    """Tag each request with an id, enforce the body limit, log it, count it, harden headers."""
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        incoming = headers.get("x-request-id", "")
+        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        authenticated = "authorization" in headers
+        started = time.perf_counter()
+        status_holder: dict[str, int] = {"status": 500}
+        limit = self.max_body_bytes
+
+        declared = headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, send, request_id, limit)
+            self._observe(scope, 413, started, request_id)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge(f"The request body is over the limit of {limit} bytes.", limit_bytes=limit)
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                out = list(message.get("headers", []))
+                out.append((b"x-request-id", request_id.encode()))
+                out.append((b"x-content-type-options", b"nosniff"))
+                out.append((b"x-frame-options", b"DENY"))
+                out.append((b"referrer-policy", b"no-referrer"))
+                if authenticated or scope["path"].startswith("/v1/"):
+                    if not any(k.lower() == b"cache-control" for k, _ in out):
+                        out.append((b"cache-control", b"no-store"))
+                message["headers"] = out
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, send_wrapper)
+        finally:
+            self._observe(scope, status_holder["status"], started, request_id)
+
+    async def _too_large(self, scope: Scope, send: Send, request_id: str, limit: int) -> None:
+        import json
+
+        body = json.dumps(
+            {
+                "type": "https://independenceproject.co.uk/problems/payload-too-large",
+                "title": "Content Too Large",
+                "status": 413,
+                "detail": f"The request body is over the limit of {limit} bytes.",
+                "instance": scope["path"],
+                "request_id": request_id,
+                "limit_bytes": limit,
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"cache-control", b"no-store"),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    def _observe(self, scope: Scope, status: int, started: float, request_id: str) -> None:
+        elapsed = time.perf_counter() - started
+        route = _route_template(scope)
+        method = scope.get("method", "")
+        self.metrics.requests.labels(method, route, str(status)).inc()
+        self.metrics.latency.labels(method, route).observe(elapsed)
+        extra: dict[str, Any] = {
+            "request_id": request_id,
+            "method": method,
+            "route": route,
+            "status": status,
+            "duration_ms": round(elapsed * 1000, 2),
+        }
+        access_log.info("request", extra=extra)

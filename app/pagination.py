@@ -1,0 +1,57 @@
+"""Opaque keyset cursors for newest-first lists (stable under concurrent inserts)."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import and_, or_
+
+from app.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+
+def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID | str) -> str:
+    """Encode the position after the last item of a page."""
+    raw = json.dumps({"t": created_at.astimezone(dt.UTC).isoformat(), "id": str(row_id)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[dt.datetime, uuid.UUID]:
+    """Decode a cursor from `encode_cursor`; anything else is a 400 naming the `cursor` field."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        data = json.loads(raw)
+        created_at = dt.datetime.fromisoformat(data["t"])
+        if created_at.tzinfo is None:
+            raise ValueError("naive time")
+        return created_at, uuid.UUID(data["id"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        raise BadRequest(
+            "The cursor is not valid; pass the `next_cursor` of a previous page unchanged.",
+            errors=[{"field": "query.cursor", "message": "invalid cursor", "type": "cursor_invalid"}],
+        ) from exc
+
+
+def keyset_page(statement: Any, created_col: Any, id_col: Any, *, cursor: str | None, limit: int) -> Any:
+    """Order newest first and start after `cursor`; fetches one extra row to detect a next page."""
+    if cursor:
+        created_at, row_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(created_col < created_at, and_(created_col == created_at, id_col < row_id))
+        )
+    return statement.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)
+
+
+def split_page(rows: list[Any], limit: int, *, created_attr: str = "created_at") -> tuple[list[Any], str | None]:
+    """Cut the extra row off and compute the next cursor from the last row kept."""
+    if len(rows) <= limit:
+        return rows, None
+    kept = rows[:limit]
+    last = kept[-1]
+    return kept, encode_cursor(getattr(last, created_attr), last.id)

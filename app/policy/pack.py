@@ -1,0 +1,243 @@
+"""The policy pack: the organisation's identity, the clause catalogue and the detector lexicons.
+
+A pack is one TOML file validated by pydantic. ``load_pack()`` reads the bundled pack by name or any
+TOML file by path; a malformed pack raises :class:`PackError` naming the offending entry, so a bad
+pack fails at start-up rather than during a request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import tomllib
+from functools import cached_property, lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+PACKS_DIR = Path(__file__).parent / "packs"
+DEFAULT_PACK = "independence_project"
+
+RULE_IDS = (
+    "SM-DEBATE",
+    "SM-RELATIONSHIPS",
+    "SM-REPUTATION",
+    "SM-ACCESS",
+    "SM-CONFIDENTIAL",
+    "SM-ORG-EMAIL",
+    "SM-AFFILIATION",
+    "SM-COMPLAINT",
+)
+LADDER_STAGES = ("spoken_to", "legal_letter", "attendance_denied", "disciplinary_referral", "resolved")
+
+
+class PackError(ValueError):
+    """A policy pack could not be found, parsed or validated."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Organisation(_Frozen):
+    """Who the organisation is, and how posts may refer to it."""
+
+    name: str
+    aliases: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    email_domains: list[str] = Field(default_factory=list)
+    website: str | None = None
+    public_email: str | None = None
+    phones: list[str] = Field(default_factory=list)
+    company_number: str | None = None
+    handles: list[str] = Field(default_factory=list)
+    hashtags: list[str] = Field(default_factory=list)
+    implicit_references: list[str] = Field(default_factory=list)
+    not_references: list[str] = Field(default_factory=list)
+
+
+class Clause(_Frozen):
+    """One rule of the policy with the sentence it enforces."""
+
+    rule_id: str
+    title: str
+    text: str
+    severity: Literal["low", "medium", "high"]
+    remediation: str
+
+    @field_validator("rule_id")
+    @classmethod
+    def _known_rule(cls, value: str) -> str:
+        if value not in RULE_IDS:
+            raise ValueError(f"unknown rule id {value!r}")
+        return value
+
+
+class ReviewMeta(_Frozen):
+    """Review status of the policy document."""
+
+    title: str
+    organisation: str
+    last_reviewed: dt.date
+    label: str
+    version: str
+    interval_months: int = 12
+
+
+class LadderStep(_Frozen):
+    """One stage of the escalation ladder with the policy's own wording."""
+
+    stage: Literal["spoken_to", "legal_letter", "attendance_denied", "disciplinary_referral", "resolved"]
+    wording: str
+    roles: list[str]
+
+
+class LadderMeta(_Frozen):
+    """The escalation ladder of the "Derogatory Posts and Comments" section."""
+
+    steps: list[LadderStep]
+
+    def step(self, stage: str) -> LadderStep:
+        """Return the step for ``stage`` or raise KeyError."""
+        for step in self.steps:
+            if step.stage == stage:
+                return step
+        raise KeyError(stage)
+
+
+class Thresholds(_Frozen):
+    """Score cut-offs for turning findings into verdicts, and context-boost settings."""
+
+    block: float = Field(0.75, ge=0, le=1)
+    review: float = Field(0.4, ge=0, le=1)
+    context_window: int = Field(8, ge=1, le=50)
+    context_boost: float = Field(0.15, ge=0, le=1)
+    context_cap: float = Field(0.3, ge=0, le=1)
+    fuzzy_name_score: float = Field(84.0, ge=50, le=100)
+    regex_timeout_s: float = Field(0.05, gt=0, le=5)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Thresholds:
+        if self.review > self.block:
+            raise ValueError("thresholds.review must not exceed thresholds.block")
+        return self
+
+
+class PolicyPack(_Frozen):
+    """A validated policy pack (immutable)."""
+
+    name: str
+    version: str
+    content_hash: str = Field(description="sha256 of the TOML file content, hex")
+    organisation: Organisation
+    clauses: list[Clause]
+    review: ReviewMeta
+    ladder: LadderMeta
+    complaint_channel: str
+    out_of_scope_note: str
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    lexicons: dict[str, list[str]] = Field(default_factory=dict)
+    patterns: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _complete(self) -> PolicyPack:
+        ids = [c.rule_id for c in self.clauses]
+        missing = [r for r in RULE_IDS if r not in ids]
+        if missing:
+            raise ValueError(f"clauses: missing rule ids {missing}")
+        dupes = sorted({r for r in ids if ids.count(r) > 1})
+        if dupes:
+            raise ValueError(f"clauses: duplicate rule ids {dupes}")
+        for key, words in self.lexicons.items():
+            for word in words:
+                if not word.strip():
+                    raise ValueError(f"lexicons.{key}: empty entry")
+        for key, pattern in self.patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"patterns.{key}: invalid regex: {exc}") from exc
+        return self
+
+    @property
+    def policy_version(self) -> str:
+        """Return ``"<version>+<8 hex of the content hash>"``, stamped on every result."""
+        return f"{self.version}+{self.content_hash[:8]}"
+
+    @cached_property
+    def _clause_index(self) -> dict[str, Clause]:
+        return {c.rule_id: c for c in self.clauses}
+
+    def clause(self, rule_id: str) -> Clause:
+        """Return the clause for ``rule_id``.
+
+        Args:
+            rule_id: One of the fixed rule ids.
+
+        Returns:
+            The clause.
+
+        Raises:
+            KeyError: if the pack has no such clause.
+        """
+        return self._clause_index[rule_id]
+
+    def lexicon(self, key: str) -> list[str]:
+        """Return lexicon ``key``; raise PackError naming it when the pack lacks it."""
+        try:
+            return self.lexicons[key]
+        except KeyError:
+            raise PackError(f"policy pack {self.name!r} has no lexicon {key!r}") from None
+
+
+def _resolve(source: str | None) -> Path:
+    if source is None:
+        source = DEFAULT_PACK
+    if "/" in source or "\\" in source or source.endswith(".toml"):
+        path = Path(source)
+    else:
+        if not re.fullmatch(r"[A-Za-z0-9_\-]+", source):
+            raise PackError(f"invalid pack name {source!r}")
+        path = PACKS_DIR / f"{source}.toml"
+    if not path.is_file():
+        raise PackError(f"policy pack not found: {source!r}")
+    return path
+
+
+def _format_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        parts.append(f"{loc or '<pack>'}: {err['msg']}")
+    return "; ".join(parts)
+
+
+@lru_cache(maxsize=16)
+def load_pack(source: str | None = None) -> PolicyPack:
+    """Load and validate a policy pack.
+
+    Args:
+        source: ``None`` for the default bundled pack, a bare name for a bundled pack, or a path to
+            a TOML file.
+
+    Returns:
+        The validated, immutable pack.
+
+    Raises:
+        PackError: if the pack is missing, is not valid TOML, or fails validation; the message
+            names the bad entry.
+    """
+    path = _resolve(source)
+    raw = path.read_bytes()
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise PackError(f"policy pack {path.name}: not valid TOML: {exc}") from exc
+    data.setdefault("name", path.stem)
+    data["content_hash"] = hashlib.sha256(raw).hexdigest()
+    try:
+        return PolicyPack.model_validate(data)
+    except ValidationError as exc:
+        raise PackError(f"policy pack {path.name}: {_format_error(exc)}") from exc

@@ -1,0 +1,242 @@
+"""Evasion-resistant text normalisation with an offset map back to the original text.
+
+Two views are produced, each with per-character offsets into the original string:
+
+* ``base``: Unicode compatibility-folded (NFKD, combining marks dropped, i.e. NFKC plus accent
+  folding), casefolded, invisible and control characters removed, Cyrillic/Greek look-alikes folded
+  to Latin, whitespace mapped to spaces. Digits and symbols are untouched, so secrets and numbers are
+  read from this view.
+* ``text``: ``base`` plus word-level de-obfuscation: spaced or dotted letters joined
+  (``"I n d e p"``, ``"J.a.c.k"``), leetspeak folded inside words (``"s3nsory"``), runs of a
+  repeated letter shortened and whitespace collapsed. Lexicons and names are matched here.
+
+Every rewrite is a linear scan (``re`` patterns without nested quantifiers), so normalisation is
+O(n) in the length of the post.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Cyrillic and Greek letters that render like Latin ones (after casefolding), plus typographic
+# punctuation that should compare equal to ASCII.
+_HOMOGLYPHS = {
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
+    "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
+    "һ": "h", "ԛ": "q", "ԝ": "w", "ү": "y", "ɡ": "g", "ı": "i",
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "μ": "u", "ν": "v", "ο": "o",
+    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w", "ς": "s", "σ": "o", "γ": "y",
+    "\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'", "`": "'",
+    "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00b7": ".",
+}  # fmt: skip
+_LEET = {"3": "e", "0": "o", "1": "i", "4": "a", "5": "s", "@": "a", "$": "s", "7": "t"}
+_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_WS = "\t\n\r\x0b\x0c"
+
+# Runs of >= 3 single characters split by one separator ("i n d e p"), or >= 2 split by dots
+# ("j.a.c.k", "i.p."). The lookarounds keep real one-letter words ("a", "i") out of the run.
+_SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ .\-*_][^\W_](?![^\W_])){2,}")
+_DOTTED = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_](?![^\W_])){1,}\.?")
+# A word containing a leet character between letters, e.g. "s3nsory", "c0de", "pr0j3ct".
+_LEETWORD = re.compile(r"(?<![\w@$])[\w@$]*[^\W\d_][\w@$]*")
+_NUMERIC_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|kg|km|yo|yrs?|mins?|hrs?|x|p|mg|ml)")
+_REPEAT = re.compile(r"([^\W\dw_])\1{2,}")
+_MULTISPACE = re.compile(r"\s{2,}")
+_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+
+
+@dataclass(frozen=True, slots=True)
+class NormText:
+    """A normalised string plus, for each of its characters, the original ``[start, end)``."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+    original_length: int
+
+    def to_original(self, start: int, end: int) -> tuple[int, int]:
+        """Map a half-open span of the normalised text to a span of the original text.
+
+        Args:
+            start: Start offset in ``text``.
+            end: End offset in ``text`` (exclusive).
+
+        Returns:
+            ``(start, end)`` in the original string, covering every original character that
+            produced the normalised span (including dropped invisible characters inside it).
+        """
+        if not self.text:
+            return (0, 0)
+        start = min(max(start, 0), len(self.text) - 1)
+        end = min(max(end, start + 1), len(self.text))
+        return (self.starts[start], self.ends[end - 1])
+
+
+def _char_fold(text: str) -> tuple[str, list[int], list[int]]:
+    """Apply the per-character folds; return text plus start/end maps."""
+    if text.isascii():
+        if not _ASCII_CONTROL.search(text):
+            # Fast path: no length changes, identity offsets.
+            folded = text.lower()
+            for ch in _WS:
+                if ch in folded:
+                    folded = folded.replace(ch, " ")
+            folded = folded.replace("`", "'")
+            idx = list(range(len(text)))
+            return folded, idx, [i + 1 for i in idx]
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if code < 128:
+            if ch in _WS:
+                rep = " "
+            elif code < 32 or code == 127:
+                continue
+            else:
+                rep = ch.lower() if ch != "`" else "'"
+            out.append(rep)
+            starts.append(i)
+            ends.append(i + 1)
+            continue
+        if 0xD800 <= code <= 0xDFFF:  # lone surrogate: not a character, drop it
+            continue
+        cat = unicodedata.category(ch)
+        if cat in ("Cf", "Cc", "Co", "Cn"):
+            if ch in "\u2028\u2029\x85":
+                out.append(" ")
+                starts.append(i)
+                ends.append(i + 1)
+            continue
+        if cat == "Zs":
+            out.append(" ")
+            starts.append(i)
+            ends.append(i + 1)
+            continue
+        if ch in _HOMOGLYPHS:
+            rep = _HOMOGLYPHS[ch]
+        else:
+            decomposed = unicodedata.normalize("NFKD", ch)
+            rep = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+            if not rep and cat.startswith("M"):
+                continue
+            rep = "".join(_HOMOGLYPHS.get(c, c) for c in rep)
+        for c in rep:
+            out.append(c)
+            starts.append(i)
+            ends.append(i + 1)
+    return "".join(out), starts, ends
+
+
+def _rewrite(
+    text: str, starts: list[int], ends: list[int], pattern: re.Pattern[str], repl
+) -> tuple[str, list[int], list[int]]:
+    """Replace matches of ``pattern`` with ``repl(match) -> list[(char, src_index)]``.
+
+    ``src_index`` is an index into the current text; the maps follow it. Returns the inputs
+    unchanged when nothing matches (the common case), so clean posts pay only for the scan.
+    """
+    pieces: list[str] = []
+    new_starts: list[int] = []
+    new_ends: list[int] = []
+    last = 0
+    changed = False
+    for m in pattern.finditer(text):
+        produced = repl(m)
+        if produced is None:
+            continue
+        changed = True
+        pieces.append(text[last : m.start()])
+        new_starts.extend(starts[last : m.start()])
+        new_ends.extend(ends[last : m.start()])
+        if produced:
+            first_src = produced[0][1]
+            last_src = produced[-1][1]
+            for k, (ch, src) in enumerate(produced):
+                pieces.append(ch)
+                # The first produced char starts at the match start and the last one ends at the
+                # match end, so a span over the whole rewrite covers the whole evaded text.
+                new_starts.append(starts[m.start()] if k == 0 else starts[src])
+                new_ends.append(ends[m.end() - 1] if k == len(produced) - 1 else ends[src])
+            del first_src, last_src
+        last = m.end()
+    if not changed:
+        return text, starts, ends
+    pieces.append(text[last:])
+    new_starts.extend(starts[last:])
+    new_ends.extend(ends[last:])
+    return "".join(pieces), new_starts, new_ends
+
+
+def _join_spaced(m: re.Match[str]) -> list[tuple[str, int]] | None:
+    s = m.group(0)
+    base = m.start()
+    return [(c, base + k) for k, c in enumerate(s) if c.isalnum()]
+
+
+def _fold_leet(m: re.Match[str]) -> list[tuple[str, int]] | None:
+    word = m.group(0)
+    if word.isalpha() or len(word) < 3:
+        return None
+    leet_chars = sum(1 for c in word if c in _LEET)
+    if not leet_chars:
+        return None
+    letters = sum(1 for c in word if c.isalpha())
+    # Keep codes and secrets ("4471#", "welcome2024", "dn_sec_7lk8") out: a leet word is mostly
+    # letters, and numbers with unit or ordinal suffixes ("4th", "10am") are not leet.
+    if letters < 2 or letters < leet_chars or _NUMERIC_SUFFIX.fullmatch(word):
+        return None
+    if word[0] == "@":  # a handle: keep the sigil, fold the rest
+        body = [(_LEET.get(c, c), m.start() + k) for k, c in enumerate(word) if k]
+        return [("@", m.start()), *body]
+    if word[-1] in "@$" and len(word) > 1:
+        pass
+    return [(_LEET.get(c, c), m.start() + k) for k, c in enumerate(word)]
+
+
+def _shorten_repeat(m: re.Match[str]) -> list[tuple[str, int]]:
+    return [(m.group(1), m.start()), (m.group(1), m.start() + 1)]
+
+
+def _single_space(m: re.Match[str]) -> list[tuple[str, int]]:
+    return [(" ", m.start())]
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Both normalised views of a post (see module docstring)."""
+
+    base: NormText
+    text: NormText
+
+
+def normalize(original: str) -> Normalized:
+    """Normalise ``original`` into the base and de-obfuscated views.
+
+    Args:
+        original: The post as submitted (any Unicode, may contain lone surrogates).
+
+    Returns:
+        Both views with offset maps into ``original``.
+    """
+    text, starts, ends = _char_fold(original)
+    base = NormText(text, tuple(starts), tuple(ends), len(original))
+    text, starts, ends = _rewrite(text, starts, ends, _DOTTED, _join_spaced)
+    text, starts, ends = _rewrite(text, starts, ends, _SPACED, _join_spaced)
+    text, starts, ends = _rewrite(text, starts, ends, _LEETWORD, _fold_leet)
+    text, starts, ends = _rewrite(text, starts, ends, _REPEAT, _shorten_repeat)
+    text, starts, ends = _rewrite(text, starts, ends, _MULTISPACE, _single_space)
+    return Normalized(base, NormText(text, tuple(starts), tuple(ends), len(original)))
+
+
+def normalize_text(value: str) -> str:
+    """Return the de-obfuscated normalised form of ``value`` (no offsets), stripped."""
+    return normalize(value).text.text.strip()
+
+
+def tokens(text: str) -> list[tuple[int, int, str]]:
+    """Split a normalised text into word tokens ``(start, end, token)``."""
+    return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]

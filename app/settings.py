@@ -1,0 +1,103 @@
+"""Every runtime knob of the service, read from the environment in one place.
+
+Names use the ``POLICY_`` prefix, except ``DATABASE_URL`` which follows the common convention.
+Development defaults work out of the box; with ``POLICY_ENV=production`` the service refuses to
+start on a default or short secret.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0000"
+DEV_SECRET_KEY = "dev-only-hashing-key-change-me-in-production-000"
+MIN_SECRET_LENGTH = 32
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Typed configuration; construct directly in tests, from the environment elsewhere."""
+
+    model_config = SettingsConfigDict(env_prefix="POLICY_", extra="ignore", frozen=True)
+
+    env: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="sqlite:///./data/policy.db",
+        validation_alias=AliasChoices("DATABASE_URL", "POLICY_DATABASE_URL"),
+    )
+    db_pool_size: int | None = Field(
+        default=None, ge=1, description="Connections per process; SQLite defaults to 1 (one writer)."
+    )
+    sqlite_busy_timeout_ms: int = Field(default=10_000, ge=0)
+
+    # JWT verification: an explicit allow-list, never what the token header asks for.
+    jwt_algorithms: list[str] = ["HS256"]
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_public_key: str | None = None
+    jwt_private_key: str | None = None
+    jwt_issuer: str = "policy-service"
+    jwt_audience: str = "policy-api"
+    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
+
+    # Keyed hashing of protected terms and client secrets.
+    secret_key: str = DEV_SECRET_KEY
+
+    cors_origins: list[str] = []
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    policy_pack: str | None = None
+    max_text_chars: int = Field(default=10_000, ge=1)
+    max_batch_size: int = Field(default=100, ge=1)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    review_interval_months: int = Field(default=12, ge=1)
+    review_due_soon_days: int = Field(default=60, ge=0)
+    token_failures_per_minute: int = Field(default=10, ge=1)
+
+    alembic_ini: Path = PROJECT_ROOT / "alembic.ini"
+
+    @model_validator(mode="after")
+    def _check_secrets(self) -> Settings:
+        allowed = {"HS256", "HS384", "HS512", "RS256", "RS384", "RS512"}
+        unknown = [a for a in self.jwt_algorithms if a not in allowed]
+        if unknown or not self.jwt_algorithms:
+            raise ValueError(f"POLICY_JWT_ALGORITHMS must be a non-empty subset of {sorted(allowed)}")
+        if any(a.startswith("RS") for a in self.jwt_algorithms) and not self.jwt_public_key:
+            raise ValueError("POLICY_JWT_PUBLIC_KEY is required when an RS algorithm is allowed")
+        if self.env == "production":
+            for name, value, default in (
+                ("POLICY_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
+                ("POLICY_SECRET_KEY", self.secret_key, DEV_SECRET_KEY),
+            ):
+                if name == "POLICY_JWT_SECRET" and not self.uses_hmac:
+                    continue
+                if value == default or len(value) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"{name} must be set to a secret of at least {MIN_SECRET_LENGTH} "
+                        "characters when POLICY_ENV=production"
+                    )
+        return self
+
+    @property
+    def uses_hmac(self) -> bool:
+        """True when HS* tokens are accepted, so the shared JWT secret matters."""
+        return any(a.startswith("HS") for a in self.jwt_algorithms)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is an embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once."""
+    return Settings()
