@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, SQLModel
 
@@ -45,6 +46,7 @@ class UTCDateTime(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Store as UTC (naive on SQLite, which keeps no zone); refuse naive input."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -53,6 +55,7 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        """Give back an aware UTC datetime on every dialect."""
         if value is None:
             return None
         if value.tzinfo is None:
@@ -69,6 +72,11 @@ def _prepare_sqlite_file(url: str) -> None:
 def build_engine(settings: Settings) -> Engine:
     """Create the one engine a process uses, tuned for the configured database."""
     url = settings.database_url
+    if settings.is_sqlite and make_url(url).database in (None, "", ":memory:"):
+        # One shared in-memory database (tooling such as the OpenAPI generator).
+        engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
+        return engine
     if settings.is_sqlite:
         _prepare_sqlite_file(url)
         engine = create_engine(

@@ -233,9 +233,7 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         detail = f"No route matches {request.method} {request.url.path}"
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
-    return problem_response(
-        request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=exc.headers
-    )
+    return problem_response(request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=exc.headers)
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -23,7 +23,14 @@ class Health(BaseModel):
     migrations: str | None = None
 
 
-@router.get("/healthz", operation_id="getHealth", summary="Liveness: the process is up", response_model=Health, response_model_exclude_none=True, openapi_extra=PUBLIC)
+@router.get(
+    "/healthz",
+    operation_id="getHealth",
+    summary="Liveness: the process is up",
+    response_model=Health,
+    response_model_exclude_none=True,
+    openapi_extra=PUBLIC,
+)
 def healthz() -> Health:
     """Answer 200 while the process can serve requests; touches nothing else."""
     return Health(status="ok")
@@ -61,7 +68,9 @@ def readyz(request: Request) -> Health:
     operation_id="getMetrics",
     summary="Prometheus metrics",
     response_class=Response,
-    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."}},
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."}
+    },
     openapi_extra=PUBLIC,
 )
 def metrics(request: Request) -> Response:

@@ -76,7 +76,13 @@ class Idempotency:
         if record.request_hash != self.fingerprint:
             raise Unprocessable(
                 "This Idempotency-Key was already used with a different request body or path.",
-                errors=[{"field": "header.Idempotency-Key", "message": "key reused with a different request", "type": "idempotency_key_reused"}],
+                errors=[
+                    {
+                        "field": "header.Idempotency-Key",
+                        "message": "key reused with a different request",
+                        "type": "idempotency_key_reused",
+                    }
+                ],
             )
         headers = dict(record.response_headers)
         headers[REPLAY_HEADER] = "true"
@@ -144,7 +150,9 @@ async def get_idempotency(
     if idempotency_key is not None and not _valid_key(idempotency_key):
         raise Unprocessable(
             "Idempotency-Key must be 1-255 visible ASCII characters.",
-            errors=[{"field": "header.Idempotency-Key", "message": "1-255 visible ASCII characters", "type": "value_error"}],
+            errors=[
+                {"field": "header.Idempotency-Key", "message": "1-255 visible ASCII characters", "type": "value_error"}
+            ],
         )
     body = await request.body()
     digest = hashlib.sha256()

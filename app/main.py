@@ -9,14 +9,19 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from app import health
 from app.auth import router as auth_router
 from app.db import build_engine
 from app.errors import install_error_handlers, problem_schema_components
+from app.escalation import router as escalation_router
+from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
 from app.middleware import Metrics, RequestContextMiddleware
+from app.policy import router as policy_router
+from app.screening import router as screening_router
 from app.settings import Settings, get_settings
 
 API_DESCRIPTION = """\
@@ -27,6 +32,28 @@ report the policy's review status.
 Every `/v1` operation needs a bearer token (`POST /v1/auth/token`, or `python -m app token` in
 development) carrying the operation's scope. Errors are RFC 9457 `application/problem+json`.
 """
+
+
+def _required_scopes(dependant: Any) -> set[str]:
+    found: set[str] = set(getattr(dependant.call, "required_scopes", ()) or ())
+    for sub in dependant.dependencies:
+        found |= _required_scopes(sub)
+    return found
+
+
+def _document_scopes(app: FastAPI, schema: dict[str, Any]) -> None:
+    # OpenAPI 3.1 lets a bearer requirement list the roles it needs; generated clients and
+    # openapi.md read the scope from there.
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        scopes = sorted(_required_scopes(route.dependant))
+        for method in route.methods:
+            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+            if operation is None or operation.get("security") == []:
+                continue
+            operation["security"] = [{"bearerAuth": scopes}]
+            operation["x-required-scopes"] = scopes
 
 
 def _build_openapi(app: FastAPI) -> dict[str, Any]:
@@ -41,6 +68,7 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schema_components())
+    _document_scopes(app, schema)
     app.openapi_schema = schema
     return schema
 
@@ -78,6 +106,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(health.router)
     app.include_router(auth_router.router)
+    app.include_router(screening_router.router)
+    app.include_router(incidents_router.router)
+    app.include_router(escalation_router.router)
+    app.include_router(policy_router.router)
 
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
     return app

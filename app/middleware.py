@@ -6,6 +6,7 @@ strings, or the Authorization header.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -60,6 +61,7 @@ class RequestContextMiddleware:
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -79,17 +81,26 @@ class RequestContextMiddleware:
             return
 
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise BodyTooLarge(f"The request body is over the limit of {limit} bytes.", limit_bytes=limit)
+                    # The framework turns any error while reading into a 400; remember why, so
+                    # send_wrapper can answer with the 413 the client needs to see.
+                    too_large = True
+                    raise BodyTooLarge(f"The request body is over the limit of {limit} bytes.")
             return message
 
         async def send_wrapper(message: Message) -> None:
+            if too_large:
+                if message["type"] == "http.response.start":
+                    status_holder["status"] = 413
+                    await self._too_large(scope, send, request_id, limit)
+                return
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 out = list(message.get("headers", []))
@@ -109,8 +120,6 @@ class RequestContextMiddleware:
             self._observe(scope, status_holder["status"], started, request_id)
 
     async def _too_large(self, scope: Scope, send: Send, request_id: str, limit: int) -> None:
-        import json
-
         body = json.dumps(
             {
                 "type": "https://independenceproject.co.uk/problems/payload-too-large",

@@ -42,9 +42,7 @@ def keyset_page(statement: Any, created_col: Any, id_col: Any, *, cursor: str | 
     """Order newest first and start after `cursor`; fetches one extra row to detect a next page."""
     if cursor:
         created_at, row_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(created_col < created_at, and_(created_col == created_at, id_col < row_id))
-        )
+        statement = statement.where(or_(created_col < created_at, and_(created_col == created_at, id_col < row_id)))
     return statement.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)
 
 

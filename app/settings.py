@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     policy_pack: str | None = None
     max_text_chars: int = Field(default=10_000, ge=1)
     max_batch_size: int = Field(default=100, ge=1)
+    audit_screenings: bool = Field(
+        default=True, description="Append an audit event (ids, verdict, rule ids) per stored screening."
+    )
+    bench_endpoints: bool = Field(
+        default=False,
+        description="POLICY_BENCH_ENDPOINTS=1 adds the bare insert endpoint bench/http.py compares against.",
+    )
     idempotency_ttl_hours: int = Field(default=24, ge=1)
     review_interval_months: int = Field(default=12, ge=1)
     review_due_soon_days: int = Field(default=60, ge=0)
@@ -72,6 +79,8 @@ class Settings(BaseSettings):
             raise ValueError(f"POLICY_JWT_ALGORITHMS must be a non-empty subset of {sorted(allowed)}")
         if any(a.startswith("RS") for a in self.jwt_algorithms) and not self.jwt_public_key:
             raise ValueError("POLICY_JWT_PUBLIC_KEY is required when an RS algorithm is allowed")
+        if self.env == "production" and self.bench_endpoints:
+            raise ValueError("POLICY_BENCH_ENDPOINTS must not be set when POLICY_ENV=production")
         if self.env == "production":
             for name, value, default in (
                 ("POLICY_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),

@@ -46,5 +46,6 @@ def require(*scopes: str) -> Callable[[Principal], Principal]:
             raise Forbidden(f"This operation needs the scope {label}.", required_scopes=sorted(wanted))
         return principal
 
+    check.required_scopes = wanted  # type: ignore[attr-defined]  # read by the OpenAPI builder
     check.__name__ = f"require_{'_'.join(sorted(wanted)).replace(':', '_').replace('-', '_')}"
     return check

@@ -44,9 +44,7 @@ def create_client(*, session: Session, name: str, scopes: str, pepper: str, acto
     return ClientCreated(client_id=client_id, client_secret=secret, name=name, scopes=client.scopes)
 
 
-def authenticate_client(
-    *, session: Session, client_id: str, client_secret: str, pepper: str
-) -> ApiClient | None:
+def authenticate_client(*, session: Session, client_id: str, client_secret: str, pepper: str) -> ApiClient | None:
     """Return the active client whose secret matches, or None; timing does not reveal which failed."""
     client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
     stored = client.secret_hash if client is not None else DUMMY_HASH

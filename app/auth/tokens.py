@@ -107,4 +107,6 @@ def decode_token(settings: Settings, token: str) -> Principal:
     if not isinstance(scope, str):
         raise TokenError("the token's scope claim must be a space-separated string")
     client_id = claims.get("client_id")
-    return Principal(sub=sub, scopes=frozenset(scope.split()), client_id=client_id if isinstance(client_id, str) else None)
+    return Principal(
+        sub=sub, scopes=frozenset(scope.split()), client_id=client_id if isinstance(client_id, str) else None
+    )

@@ -1,0 +1,68 @@
+# Developer and CI entry points. Needs only Python 3.11+ and make; everything else lands in .venv.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+HOST ?= 127.0.0.1
+DATABASE_URL ?= sqlite:///./data/policy.db
+PYTEST_ARGS ?=
+export DATABASE_URL
+
+.PHONY: help venv run test lint openapi openapi-check ts-check bench-engine bench-http evaluate clean
+
+help:
+	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
+	@echo "make test           run the whole test suite (SQLite, or DATABASE_URL)"
+	@echo "make lint           ruff"
+	@echo "make openapi        regenerate openapi.json and openapi.md from the live spec"
+	@echo "make openapi-check  fail when openapi.json / openapi.md are stale"
+	@echo "make ts-check       generate TypeScript types from the spec and type-check a client (needs node)"
+	@echo "make evaluate       score the screener on ../shared/eval/dev.jsonl"
+	@echo "make bench-engine   engine throughput;  make bench-http   HTTP load test"
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+venv: $(VENV)/.installed
+
+run: venv
+	@mkdir -p data
+	$(VENV)/bin/alembic upgrade head
+	@echo ""
+	@echo "  Docs:    http://$(HOST):$(PORT)/docs"
+	@echo "  Token:   TOKEN=\$$($(PY) -m app token --sub me --scopes \"policy:read screenings:write\")"
+	@echo "  Try:     curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/v1/policy"
+	@echo ""
+	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check app tests bench migrations
+
+openapi: venv
+	$(PY) -m app.openapi_doc --write
+
+openapi-check: venv
+	$(PY) -m app.openapi_doc --check
+
+ts-check: venv
+	bash tests/contract/ts_check.sh
+
+evaluate: venv
+	$(PY) -m app.screening.evaluate ../shared/eval/dev.jsonl
+
+bench-engine: venv
+	$(PY) -m bench.engine
+
+bench-http: venv
+	$(PY) -m bench.http
+
+clean:
+	rm -rf $(VENV) data .pytest_cache .ruff_cache

@@ -1,0 +1,110 @@
+"""Idempotency-Key: replay, conflict, expiry, scoping — through a small audited POST route."""
+
+import datetime as dt
+
+import pytest
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+from sqlmodel import func, select
+
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.auth.dependencies import require
+from app.db import SessionDep
+from app.idempotency import IdempotencyDep, IdempotencyRecord
+
+
+class Note(BaseModel):
+    text: str
+
+
+@pytest.fixture
+def notes_client(app, client):
+    router = APIRouter()
+
+    @router.post("/v1/_notes", status_code=201, dependencies=[Depends(require("policy:write"))])
+    def create_note(payload: Note, session: SessionDep, idem: IdempotencyDep):
+        if (replay := idem.replay(session)) is not None:
+            return replay
+        event = audit.record(
+            session,
+            actor="t",
+            action="note.created",
+            target_type="note",
+            target_id="n",
+            details={"len": len(payload.text)},
+        )
+        return idem.commit(
+            session, status_code=201, body={"seq": event.seq}, headers={"Location": f"/v1/_notes/{event.seq}"}
+        )
+
+    app.include_router(router)
+    return client
+
+
+def _count(session):
+    return session.exec(select(func.count()).select_from(AuditEvent)).one()
+
+
+def test_same_key_same_body_replays_without_redoing_work(notes_client, auth, session):
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-1"}
+    before = _count(session)
+    first = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    second = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json()
+    assert first.headers["location"] == second.headers["location"]
+    assert second.headers["idempotent-replayed"] == "true"
+    assert "idempotent-replayed" not in first.headers
+    assert _count(session) == before + 1
+
+
+def test_key_order_and_whitespace_do_not_make_a_new_body(notes_client, auth):
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-ws", "content-type": "application/json"}
+    a = notes_client.post("/v1/_notes", content=b'{"text": "a"}', headers=headers)
+    b = notes_client.post("/v1/_notes", content=b'{ "text":"a" }', headers=headers)
+    assert a.json() == b.json()
+
+
+def test_same_key_different_body_is_422(notes_client, auth):
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-2"}
+    notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    r = notes_client.post("/v1/_notes", json={"text": "b"}, headers=headers)
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "header.Idempotency-Key"
+
+
+def test_keys_are_scoped_to_the_caller(notes_client, auth):
+    a = notes_client.post(
+        "/v1/_notes", json={"text": "a"}, headers={**auth("policy:write", sub="a"), "Idempotency-Key": "shared"}
+    )
+    b = notes_client.post(
+        "/v1/_notes", json={"text": "a"}, headers={**auth("policy:write", sub="b"), "Idempotency-Key": "shared"}
+    )
+    assert a.json() != b.json()
+
+
+def test_expired_key_does_the_work_again(notes_client, auth, session):
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-3"}
+    first = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    record = session.exec(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-3")).one()
+    record.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    session.add(record)
+    session.commit()
+    second = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    assert second.status_code == 201
+    assert second.json() != first.json()
+    assert "idempotent-replayed" not in second.headers
+
+
+@pytest.mark.parametrize("key", ["", "x" * 256, "has space", "ünïcode"])
+def test_invalid_keys_are_422(notes_client, auth, key):
+    r = notes_client.post(
+        "/v1/_notes", json={"text": "a"}, headers={**auth("policy:write"), "Idempotency-Key": key.encode()}
+    )
+    assert r.status_code == 422
+
+
+def test_no_key_means_no_record(notes_client, auth, session):
+    notes_client.post("/v1/_notes", json={"text": "a"}, headers=auth("policy:write"))
+    assert session.exec(select(func.count()).select_from(IdempotencyRecord)).one() == 0
