@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
-from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
 from app import health
@@ -22,6 +21,7 @@ from app.logging_config import configure_logging
 from app.middleware import Metrics, RequestContextMiddleware
 from app.policy import router as policy_router
 from app.screening import router as screening_router
+from app.screening.dependencies import build_provider
 from app.settings import Settings, get_settings
 
 API_DESCRIPTION = """\
@@ -34,25 +34,17 @@ development) carrying the operation's scope. Errors are RFC 9457 `application/pr
 """
 
 
-def _required_scopes(dependant: Any) -> set[str]:
-    found: set[str] = set(getattr(dependant.call, "required_scopes", ()) or ())
-    for sub in dependant.dependencies:
-        found |= _required_scopes(sub)
-    return found
-
-
-def _document_scopes(app: FastAPI, schema: dict[str, Any]) -> None:
-    # OpenAPI 3.1 lets a bearer requirement list the roles it needs; generated clients and
-    # openapi.md read the scope from there.
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
-            continue
-        scopes = sorted(_required_scopes(route.dependant))
-        for method in route.methods:
-            operation = schema["paths"].get(route.path_format, {}).get(method.lower())
-            if operation is None or operation.get("security") == []:
+def _merge_security(schema: dict[str, Any]) -> None:
+    # FastAPI lists one bearer requirement per dependency that touches the token, each with the
+    # scopes of its `require(...)`. Our scopes are alternatives (any one suffices), which OpenAPI
+    # expresses as one requirement per scope; `x-required-scopes` repeats them for readers.
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            requirements = operation.get("security")
+            if not requirements:
                 continue
-            operation["security"] = [{"bearerAuth": scopes}]
+            scopes = sorted({scope for req in requirements for scope in req.get("bearerAuth", [])})
+            operation["security"] = [{"bearerAuth": [scope]} for scope in scopes] or [{"bearerAuth": []}]
             operation["x-required-scopes"] = scopes
 
 
@@ -68,7 +60,7 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
         tags=app.openapi_tags,
     )
     schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schema_components())
-    _document_scopes(app, schema)
+    _merge_security(schema)
     app.openapi_schema = schema
     return schema
 
@@ -80,6 +72,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Compile the policy pack and detectors once per process, before the first request.
+        if getattr(app.state, "screener_provider", None) is None:
+            app.state.screener_provider = build_provider(settings)
         yield
         app.state.engine.dispose()
 
@@ -107,6 +102,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(health.router)
     app.include_router(auth_router.router)
     app.include_router(screening_router.router)
+    if settings.bench_endpoints:
+        app.include_router(screening_router.bench_router)
     app.include_router(incidents_router.router)
     app.include_router(escalation_router.router)
     app.include_router(policy_router.router)

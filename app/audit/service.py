@@ -64,7 +64,12 @@ def record(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction; it commits or rolls back with the change."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    # populate_existing: a head already in this session's identity map (e.g. from an earlier
+    # transaction, sessions don't expire on commit) must be overwritten by the locked row, or the
+    # append would chain onto a stale tip.
+    head = session.exec(
+        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
+    ).first()
     if head is None:
         head = AuditHead(id=1, seq=0, hash=GENESIS_HASH)
         session.add(head)
@@ -117,8 +122,10 @@ def verify(session: Session, *, batch_size: int = 1000) -> ChainReport:
     checked = 0
     last_seq = 0
     while True:
+        # populate_existing: verify what the database holds, never this session's cached rows.
         events = session.exec(
             select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch_size)  # type: ignore[arg-type]
+            .execution_options(populate_existing=True)
         ).all()
         if not events:
             break
@@ -142,7 +149,7 @@ def verify(session: Session, *, batch_size: int = 1000) -> ChainReport:
             expected_prev, expected_seq = event.hash, event.seq + 1
             checked += 1
         last_seq = events[-1].seq
-    head = session.get(AuditHead, 1)
+    head = session.get(AuditHead, 1, populate_existing=True)
     if head is not None and (head.seq != checked or head.hash != expected_prev):
         return ChainReport(False, checked, checked + 1, "the chain head does not match the last event")
     return ChainReport(True, checked)

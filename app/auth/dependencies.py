@@ -1,11 +1,10 @@
 """Authentication and scope checks as small FastAPI dependencies."""
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.tokens import Principal, TokenError, decode_token
@@ -41,11 +40,12 @@ def require(*scopes: str) -> Callable[[Principal], Principal]:
     wanted = frozenset(scopes)
     label = " or ".join(sorted(wanted))
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    # Security(...) rather than Depends(...) so FastAPI lists the scopes in the operation's
+    # OpenAPI security requirement, where generated clients and openapi.md read them.
+    def check(principal: Annotated[Principal, Security(get_principal, scopes=sorted(wanted))]) -> Principal:
         if not principal.scopes & wanted:
             raise Forbidden(f"This operation needs the scope {label}.", required_scopes=sorted(wanted))
         return principal
 
-    check.required_scopes = wanted  # type: ignore[attr-defined]  # read by the OpenAPI builder
     check.__name__ = f"require_{'_'.join(sorted(wanted)).replace(':', '_').replace('-', '_')}"
     return check

@@ -1,0 +1,163 @@
+"""Recording and reading incidents; the first incident of a subject opens their escalation case."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import inspect
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.errors import NotFound, Unprocessable
+from app.escalation import service as escalation
+from app.escalation.models import EscalationCase
+from app.incidents.models import Incident
+from app.incidents.schemas import CaseSummary, IncidentCreate, IncidentRead
+from app.pagination import keyset_page, split_page
+
+
+def _screening_model() -> type | None:
+    try:
+        from app.screening.models import Screening
+    except ImportError:
+        return None
+    return Screening
+
+
+def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
+    """422 naming `screening_id` unless a stored screening with that id exists (no FK: retention)."""
+    model = _screening_model()
+    exists = False
+    if model is not None and inspect(session.connection()).has_table(model.__tablename__):
+        exists = session.exec(select(model.id).where(model.id == screening_id)).first() is not None  # type: ignore[attr-defined]
+    if not exists:
+        raise Unprocessable(
+            f"screening_id {screening_id} does not name a stored screening.",
+            errors=[
+                {"field": "body.screening_id", "message": "no such screening", "type": "not_found"}
+            ],
+        )
+
+
+def create(
+    *, session: Session, incident_in: IncidentCreate, actor: str
+) -> tuple[Incident, EscalationCase]:
+    """Record an incident, open (or reopen) the subject's case, and audit both."""
+    if incident_in.screening_id is not None:
+        _check_screening(session, incident_in.screening_id)
+    incident_id = uuid.uuid4()
+    opened = escalation.on_incident_recorded(
+        session=session,
+        subject_id=incident_in.subject.id,
+        role=incident_in.subject.role,
+        incident_id=incident_id,
+        actor=actor,
+    )
+    incident = Incident(
+        id=incident_id,
+        subject_id=incident_in.subject.id,
+        subject_role=incident_in.subject.role.value,
+        platform=incident_in.platform,
+        url=str(incident_in.url) if incident_in.url else None,
+        posted_at=incident_in.posted_at,
+        summary=incident_in.summary,
+        evidence=incident_in.evidence,
+        screening_id=incident_in.screening_id,
+        case_id=opened.case.id,
+        reported_by=actor,
+    )
+    session.add(incident)
+    session.flush()
+    # Audit last: it locks the chain head until commit. Ids and kinds only, never text.
+    audit.record(
+        session,
+        actor=actor,
+        action="incident.created",
+        target_type="incident",
+        target_id=str(incident.id),
+        details={
+            "case_id": str(opened.case.id),
+            "subject_role": incident.subject_role,
+            "platform": incident.platform,
+            "screening_id": str(incident.screening_id) if incident.screening_id else None,
+            "has_evidence": incident.evidence is not None,
+        },
+    )
+    opened.audit(session, actor=actor)
+    return incident, opened.case
+
+
+def get(*, session: Session, incident_id: uuid.UUID) -> Incident:
+    """Return one incident or raise 404."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"Incident {incident_id} does not exist.")
+    return incident
+
+
+def list_(
+    *,
+    session: Session,
+    subject_id: str | None = None,
+    platform: str | None = None,
+    posted_from: dt.datetime | None = None,
+    posted_to: dt.datetime | None = None,
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[Incident], str | None]:
+    """Return one page of incidents matching the filters, newest recorded first."""
+    statement = select(Incident)
+    if subject_id is not None:
+        statement = statement.where(Incident.subject_id == subject_id)
+    if platform is not None:
+        statement = statement.where(Incident.platform == platform)
+    if posted_from is not None:
+        statement = statement.where(col(Incident.posted_at) >= posted_from)
+    if posted_to is not None:
+        statement = statement.where(col(Incident.posted_at) < posted_to)
+    if created_from is not None:
+        statement = statement.where(col(Incident.created_at) >= created_from)
+    if created_to is not None:
+        statement = statement.where(col(Incident.created_at) < created_to)
+    statement = keyset_page(
+        statement, col(Incident.created_at), col(Incident.id), cursor=cursor, limit=limit
+    )
+    rows = list(session.exec(statement).all())
+    return split_page(rows, limit)
+
+
+def cases_for(
+    *, session: Session, incidents: Sequence[Incident]
+) -> dict[uuid.UUID, EscalationCase]:
+    """Return the cases of `incidents`, by id, in one query."""
+    ids = {i.case_id for i in incidents}
+    if not ids:
+        return {}
+    rows = session.exec(
+        select(EscalationCase)
+        .where(col(EscalationCase.id).in_(ids))
+        .execution_options(populate_existing=True)
+    ).all()
+    return {row.id: row for row in rows}
+
+
+def to_read(incident: Incident, case: EscalationCase, *, show_evidence: bool) -> IncidentRead:
+    """Shape an incident for the API; the evidence only for callers allowed to read it."""
+    return IncidentRead(
+        id=incident.id,
+        subject_id=incident.subject_id,
+        subject_role=incident.subject_role,  # type: ignore[arg-type]
+        platform=incident.platform,
+        url=incident.url,
+        posted_at=incident.posted_at,
+        summary=incident.summary,
+        evidence=incident.evidence if show_evidence else None,
+        screening_id=incident.screening_id,
+        reported_by=incident.reported_by,
+        created_at=incident.created_at,
+        case=CaseSummary(stage=case.stage, version=case.version, status=case.status),  # type: ignore[arg-type]
+    )
