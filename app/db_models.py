@@ -5,6 +5,8 @@ from app.audit import models as audit_models  # noqa: F401
 from app.auth import models as auth_models  # noqa: F401
 from app.authorities import models as authorities_models  # noqa: F401
 from app.db import metadata
+from app.incidents import models as incidents_models  # noqa: F401  (also registers escalation)
+from app.policy import models as policy_models  # noqa: F401
 from app.protected_terms import models as protected_terms_models  # noqa: F401
 from app.screening import models as screening_models  # noqa: F401
 

@@ -199,8 +199,45 @@ async def _app_error(request: Request, exc: AppError) -> JSONResponse:
     )
 
 
+def _is_json_media_type(media_type: str) -> bool:
+    return media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json"))
+
+
+def _unsupported_media_type(request: Request, errors: Any) -> str | None:
+    """Return the media type the operation accepts when the body was sent as something else."""
+    body_field = getattr(request.scope.get("route"), "body_field", None)
+    if body_field is None or not any(tuple(err.get("loc", ()))[:1] == ("body",) for err in errors):
+        return None
+    sent = request.headers.get("content-type")
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if sent is None and not has_body:
+        return None  # no body at all: a missing body is a validation problem (422)
+    expected = str(getattr(body_field.field_info, "media_type", None) or "application/json")
+    media_type = (sent or "").split(";", 1)[0].strip().lower()
+    if _is_json_media_type(expected):
+        accepted = _is_json_media_type(media_type)
+    else:
+        accepted = media_type in (expected, "multipart/form-data")
+    return None if accepted else expected
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
+    # A body in another media type (text/plain, a form to a JSON operation, JSON to the token form,
+    # or no Content-Type at all) is 415, so the client learns what to send rather than a vague 422.
+    expected = _unsupported_media_type(request, errors)
+    if expected is not None:
+        sent = request.headers.get("content-type")
+        said = f"was sent as {sent}" if sent else "has no Content-Type"
+        return problem_response(
+            request,
+            status=415,
+            slug="unsupported-media-type",
+            title="Unsupported Media Type",
+            detail=f"The body {said}; send it as {expected}.",
+            headers={"Accept-Post": expected} if request.method == "POST" else None,
+            accepted_media_type=expected,
+        )
     # Unparseable JSON reaches us as a validation error; it is a malformed request (400).
     if any(err.get("type") == "json_invalid" for err in errors):
         return problem_response(
@@ -233,6 +270,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         detail = f"No route matches {request.method} {request.url.path}"
     if exc.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+    if exc.status_code == 400 and detail == "There was an error parsing the body":
+        # FastAPI's wording for invalid UTF-8, nesting too deep to decode, and similar.
+        slug = "malformed-json"
+        detail = "The request body could not be parsed: send UTF-8 encoded JSON."
     return problem_response(request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=exc.headers)
 
 
@@ -270,6 +311,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "The request conflicts with the current state.",
         412: "The `If-Match` version is stale; re-read and retry.",
         413: "The body, text or batch is over its limit.",
+        415: "The body is not in the media type this operation accepts.",
         422: "Validation failed; `errors` names each offending field.",
         428: "`If-Match` is required for this operation.",
         429: "Too many requests; retry after the `Retry-After` seconds.",

@@ -95,12 +95,14 @@ class Idempotency:
         status_code: int,
         body: Any,
         headers: dict[str, str] | None = None,
+        json_ready: bool = False,
     ) -> JSONResponse:
         """Commit the request's transaction (with the idempotency record) and build the response.
 
         The commit happens before the response exists, so a 2xx always means durable.
         """
-        content = jsonable_encoder(body)
+        # `json_ready` skips the generic encoder for bodies already made of JSON types (hot paths).
+        content = body if json_ready else jsonable_encoder(body)
         headers = headers or {}
         if self.key is not None:
             session.add(
@@ -130,6 +132,18 @@ class Idempotency:
         return JSONResponse(content, status_code=status_code, headers=headers)
 
 
+def _fingerprint(request: Request, body: bytes) -> str:
+    digest = hashlib.sha256()
+    for part in (request.method, request.url.path, request.url.query):
+        digest.update(part.encode() + b"\0")
+    try:
+        # Canonical JSON, so whitespace or key order in a retry does not count as a new body.
+        digest.update(json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode())
+    except (ValueError, UnicodeDecodeError):
+        digest.update(body)
+    return digest.hexdigest()
+
+
 def _valid_key(value: str) -> bool:
     return 1 <= len(value) <= 255 and all(33 <= ord(ch) <= 126 for ch in value)
 
@@ -154,23 +168,15 @@ async def get_idempotency(
                 {"field": "header.Idempotency-Key", "message": "1-255 visible ASCII characters", "type": "value_error"}
             ],
         )
-    body = await request.body()
-    digest = hashlib.sha256()
-    for part in (request.method, request.url.path, request.url.query):
-        digest.update(part.encode() + b"\0")
-    try:
-        # Canonical JSON, so whitespace or key order in a retry does not count as a new body.
-        digest.update(json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode())
-    except (ValueError, UnicodeDecodeError):
-        digest.update(body)
-    settings = request.app.state.settings
+    # Without a key nothing is stored or compared, so the body is not read or hashed.
+    fingerprint = "" if idempotency_key is None else _fingerprint(request, await request.body())
     return Idempotency(
         key=idempotency_key,
         principal=principal.sub,
         method=request.method,
         path=request.url.path,
-        fingerprint=digest.hexdigest(),
-        ttl=dt.timedelta(hours=settings.idempotency_ttl_hours),
+        fingerprint=fingerprint,
+        ttl=dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
     )
 
 

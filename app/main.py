@@ -13,8 +13,9 @@ from sqlalchemy import Engine
 
 from app import health
 from app.auth import router as auth_router
+from app.auth.tokens import TokenVerifier
 from app.db import build_engine
-from app.errors import install_error_handlers, problem_schema_components
+from app.errors import install_error_handlers, problem_responses, problem_schema_components
 from app.escalation import router as escalation_router
 from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
@@ -48,6 +49,18 @@ def _merge_security(schema: dict[str, Any]) -> None:
             operation["x-required-scopes"] = scopes
 
 
+def _document_media_type_errors(schema: dict[str, Any]) -> None:
+    # errors.py answers 415 to any body sent in another media type; every operation with a body can.
+    entry = {str(k): v for k, v in problem_responses(415).items()}
+    for item in schema.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and "requestBody" in operation:
+                operation.setdefault("responses", {}).update(
+                    {k: v for k, v in entry.items() if k not in operation["responses"]}
+                )
+                operation["responses"] = dict(sorted(operation["responses"].items()))
+
+
 def _build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -61,6 +74,7 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
     )
     schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schema_components())
     _merge_security(schema)
+    _document_media_type_errors(schema)
     app.openapi_schema = schema
     return schema
 
@@ -88,6 +102,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.settings = settings
     app.state.engine = engine or build_engine(settings)
     app.state.metrics = Metrics()
+    app.state.token_verifier = TokenVerifier(settings)
 
     install_error_handlers(app)
     app.add_middleware(

@@ -59,8 +59,16 @@ Every error is an RFC 9457 problem (`Content-Type: application/problem+json`) wi
 `status`, `detail`, `instance` and `request_id`; validation problems add `errors`, a list of
 `{{field, message, type}}` naming each offending field. Status codes: 400 malformed request
 (unparseable JSON, bad cursor), 401 missing or bad token, 403 missing scope, 404 unknown resource,
-409 conflict or step not allowed, 412 stale `If-Match`, 413 body too large, 422 validation,
-428 `If-Match` missing, 429 rate limited, 503 not ready.
+409 conflict or step not allowed, 412 stale `If-Match`, 413 body too large, 415 body not sent as
+the media type the operation accepts (`Content-Type: application/json`, or the form for the token
+endpoint), 422 validation, 428 `If-Match` missing, 429 rate limited (wait `Retry-After` seconds),
+503 not ready. Each operation below lists the statuses it can return.
+
+```sh
+curl -s -X POST {server}/v1/screenings -H "Authorization: Bearer $TOKEN" \
+  -H 'Content-Type: application/json' -d '{{"text": "hi", "platform": "x"}}'
+# -> 422 Unprocessable Content: {{"type": ".../validation-error", "errors": [{{"field": "body.author", ...}}], ...}}
+```
 
 ## Pagination
 
@@ -150,12 +158,13 @@ def _render_operation(path: str, method: str, op: dict[str, Any], components: di
             if example is not None:
                 lines += ["", "```json", json.dumps(example, indent=2, ensure_ascii=False), "```"]
             lines.append("")
-    lines += ["| status | description | body |", "|---|---|---|"]
+    lines += ["| status | description | body | headers |", "|---|---|---|---|"]
     for status, response in op.get("responses", {}).items():
         content = response.get("content", {})
         bodies = ", ".join(f"{_schema_name(m.get('schema'))} ({t})" for t, m in content.items()) or "—"
         desc = response.get("description", "").replace("\n", " ")
-        lines.append(f"| {status} | {desc} | {bodies} |")
+        headers = ", ".join(f"`{h}`" for h in response.get("headers", {})) or "—"
+        lines.append(f"| {status} | {desc} | {bodies} | {headers} |")
     lines.append("")
     ok = next((r for s, r in op.get("responses", {}).items() if s.startswith("2")), None)
     if ok:
@@ -197,6 +206,13 @@ def render_markdown(spec: dict[str, Any]) -> str:
             if method in item:
                 tag = (item[method].get("tags") or ["other"])[0]
                 by_tag.setdefault(tag, []).append((path, method, item[method]))
+    out.append("| method | path | operationId | scope | summary |\n|---|---|---|---|---|")
+    for operations in by_tag.values():
+        for path, method, op in operations:
+            scopes = op.get("x-required-scopes") or []
+            scope = "public" if op.get("security") == [] else " or ".join(f"`{s}`" for s in scopes)
+            op_id, summary = op.get("operationId", ""), op.get("summary", "")
+            out.append(f"| {method.upper()} | `{path}` | `{op_id}` | {scope} | {summary} |")
     for tag, operations in by_tag.items():
         out.append(f"\n## {tag.capitalize()}\n")
         for path, method, op in operations:

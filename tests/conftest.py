@@ -81,7 +81,7 @@ def create_database(kind: str, tmp_dir: str) -> Database:
     return Database(url=url.render_as_string(hide_password=False), dialect="postgresql", drop=drop)
 
 
-def migrate(settings: Settings, direction: str = "upgrade", target: str = "heads") -> None:
+def migrate(settings: Settings, direction: str = "upgrade", target: str = "head") -> None:
     """Run Alembic against `settings.database_url`."""
     config = alembic_config(settings, database_url=settings.database_url)
     config.attributes["configure_logger"] = False

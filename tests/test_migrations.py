@@ -26,17 +26,17 @@ def _tables(url):
 
 def test_upgrade_downgrade_upgrade(empty_database):
     settings = make_settings(empty_database.url)
-    migrate(settings, "upgrade", "heads")
+    migrate(settings, "upgrade", "head")
     assert _tables(empty_database.url) == set(metadata.tables)
     migrate(settings, "downgrade", "base")
     assert _tables(empty_database.url) == set()
-    migrate(settings, "upgrade", "heads")
+    migrate(settings, "upgrade", "head")
     assert _tables(empty_database.url) == set(metadata.tables)
 
 
 def test_models_and_migrations_agree(empty_database):
     settings = make_settings(empty_database.url)
-    migrate(settings, "upgrade", "heads")
+    migrate(settings, "upgrade", "head")
     engine = create_engine(empty_database.url)
     try:
         with engine.connect() as connection:

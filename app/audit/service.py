@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from app.audit.models import GENESIS_HASH, AuditEvent, AuditHead
@@ -54,6 +55,14 @@ def event_hash(
     return hashlib.sha256((prev_hash + payload).encode()).hexdigest()
 
 
+_HEAD = AuditHead.__table__  # type: ignore[attr-defined]
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+_LOCK_HEAD = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_INSERT_EVENT = sa.insert(_EVENTS)
+_INSERT_HEAD = sa.insert(_HEAD).values(id=1)
+_UPDATE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1)
+
+
 def record(
     session: Session,
     *,
@@ -63,46 +72,34 @@ def record(
     target_id: str,
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one event in the caller's transaction; it commits or rolls back with the change."""
-    # populate_existing: a head already in this session's identity map (e.g. from an earlier
-    # transaction, sessions don't expire on commit) must be overwritten by the locked row, or the
-    # append would chain onto a stale tip.
-    head = session.exec(
-        select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
-    ).first()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH)
-        session.add(head)
+    """Append one event in the caller's transaction; it commits or rolls back with the change.
+
+    Core statements, not the ORM: this runs on every write request, and reading the locked head
+    straight from the database also means a session's stale copy can never be chained onto.
+    """
+    session.flush()
+    head = session.execute(_LOCK_HEAD).first()
+    prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
     # JSON round trip so what is hashed is exactly what the database gives back.
     clean_details = json.loads(json.dumps(details or {}, default=str))
-    occurred_at = utcnow()
-    seq = head.seq + 1
-    digest = event_hash(
-        prev_hash=head.hash,
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        details=clean_details,
-    )
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=occurred_at,
-        actor=actor,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        details=clean_details,
-        prev_hash=head.hash,
-        hash=digest,
-    )
-    head.seq, head.hash = seq, digest
-    session.add(event)
-    session.add(head)
-    session.flush()
-    return event
+    row = {
+        "seq": prev_seq + 1,
+        "occurred_at": utcnow(),
+        "actor": actor,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id),
+        "details": clean_details,
+        "prev_hash": prev_hash,
+    }
+    row["hash"] = event_hash(**row)
+    # Parameters passed separately so each statement compiles once per process.
+    session.execute(_INSERT_EVENT, row)
+    if head is None:
+        session.execute(_INSERT_HEAD, {"seq": row["seq"], "hash": row["hash"]})
+    else:
+        session.execute(_UPDATE_HEAD, {"seq": row["seq"], "hash": row["hash"]})
+    return AuditEvent(**row)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from jose import JWTError, jwt
@@ -110,3 +112,41 @@ def decode_token(settings: Settings, token: str) -> Principal:
     return Principal(
         sub=sub, scopes=frozenset(scope.split()), client_id=client_id if isinstance(client_id, str) else None
     )
+
+
+class TokenVerifier:
+    """`decode_token` with a bounded cache of tokens already verified, per process.
+
+    Machine clients reuse one token for many requests; verifying its signature each time is a
+    measurable share of a screening request. A cached entry is only trusted inside the token's
+    own validity window, re-checked on every hit, so expiry is never extended. Refusals are never
+    cached.
+    """
+
+    def __init__(self, settings: Settings, *, max_entries: int = 4096) -> None:
+        self._settings = settings
+        self._max_entries = max_entries
+        self._cache: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def verify(self, token: str, *, now: float | None = None) -> Principal:
+        """Return the token's principal, verifying it fully unless a live cached result exists."""
+        moment = time.time() if now is None else now
+        leeway = self._settings.jwt_leeway_seconds
+        with self._lock:
+            hit = self._cache.get(token)
+            if hit is not None:
+                principal, not_before, expires = hit
+                if not_before - leeway <= moment < expires + leeway:
+                    self._cache.move_to_end(token)
+                    return principal
+                del self._cache[token]
+        principal = decode_token(self._settings, token)
+        claims = jwt.get_unverified_claims(token)
+        not_before = float(claims.get("nbf", claims.get("iat", 0)) or 0)
+        expires = float(claims["exp"])
+        with self._lock:
+            self._cache[token] = (principal, not_before, expires)
+            if len(self._cache) > self._max_entries:
+                self._cache.popitem(last=False)
+        return principal

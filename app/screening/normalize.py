@@ -42,6 +42,7 @@ _DOTTED = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_](?![^\W_])){1,}\.?")
 # A word containing a leet character between letters, e.g. "s3nsory", "c0de", "pr0j3ct".
 _LEETWORD = re.compile(r"(?<![\w@$])[\w@$]*[^\W\d_][\w@$]*")
 _NUMERIC_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|kg|km|yo|yrs?|mins?|hrs?|x|p|mg|ml)")
+_DOMAIN_TAIL = re.compile(r"[\w\-]{0,63}\.[^\W\d_]")
 _REPEAT = re.compile(r"([^\W\dw_])\1{2,}")
 _MULTISPACE = re.compile(r"\s{2,}")
 _TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -189,11 +190,15 @@ def _fold_leet(m: re.Match[str]) -> list[tuple[str, int]] | None:
     # letters, and numbers with unit or ordinal suffixes ("4th", "10am") are not leet.
     if letters < 2 or letters < leet_chars or _NUMERIC_SUFFIX.fullmatch(word):
         return None
+    digits = sum(1 for c in word if c.isdigit())
+    if len(word) >= 12 and digits >= 2:  # looks like a key or token, not a disguised word
+        return None
+    at = word.find("@", 1)
+    if at > 0 and _DOMAIN_TAIL.match(m.string, m.start() + at + 1):  # an email address
+        return None
     if word[0] == "@":  # a handle: keep the sigil, fold the rest
         body = [(_LEET.get(c, c), m.start() + k) for k, c in enumerate(word) if k]
         return [("@", m.start()), *body]
-    if word[-1] in "@$" and len(word) > 1:
-        pass
     return [(_LEET.get(c, c), m.start() + k) for k, c in enumerate(word)]
 
 

@@ -1,0 +1,83 @@
+"""`/v1/authorities`: prior authority to speak publicly, granted and revoked by managers."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from app.auth.dependencies import require
+from app.auth.scopes import Scope
+from app.auth.tokens import Principal
+from app.authorities import service
+from app.authorities.schemas import AuthorityCreate, AuthorityPage, AuthorityRead, GrantStatus
+from app.db import SessionDep
+from app.errors import COMMON_ERRORS, problem_responses
+from app.idempotency import IdempotencyDep
+
+router = APIRouter(prefix="/v1/authorities", tags=["authorities"])
+Manager = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE))]
+Reader = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE, Scope.SCREENINGS_READ))]
+
+
+@router.post(
+    "",
+    operation_id="createAuthority",
+    summary="Grant prior authority to speak publicly on a topic",
+    status_code=201,
+    response_model=AuthorityRead,
+    responses=problem_responses(*COMMON_ERRORS),
+)
+def create_authority(
+    body: AuthorityCreate, session: SessionDep, principal: Manager, idem: IdempotencyDep
+) -> Response:
+    """Record a manager's grant; screenings by that person citing it are not flagged SM-DEBATE.
+
+    `valid_from` defaults to now; both times must carry a timezone and `valid_until` must be later.
+    """
+    if (replayed := idem.replay(session)) is not None:
+        return replayed
+    grant = service.create(session=session, grant_in=body, actor=principal.sub)
+    return idem.commit(
+        session,
+        status_code=201,
+        body=service.to_read(grant),
+        headers={"Location": f"/v1/authorities/{grant.id}"},
+    )
+
+
+@router.get(
+    "",
+    operation_id="listAuthorities",
+    summary="List prior-authority grants",
+    response_model=AuthorityPage,
+    responses=problem_responses(*COMMON_ERRORS),
+)
+def list_authorities(
+    session: SessionDep,
+    _principal: Reader,
+    person_id: Annotated[str | None, Query(max_length=200, description="Only this person's grants.")] = None,
+    status: Annotated[GrantStatus | None, Query(description="Only grants in this state now.")] = None,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> AuthorityPage:
+    """List grants newest first (managers, and screening reviewers who need to see why)."""
+    items, next_cursor = service.list_grants(
+        session=session, person_id=person_id, status=status, cursor=cursor, limit=limit
+    )
+    return AuthorityPage(items=[service.to_read(g) for g in items], next_cursor=next_cursor)
+
+
+@router.delete(
+    "/{authority_id}",
+    operation_id="revokeAuthority",
+    summary="Revoke a grant (kept, stamped revoked)",
+    response_model=AuthorityRead,
+    responses=problem_responses(*COMMON_ERRORS, 404),
+)
+def revoke_authority(authority_id: uuid.UUID, session: SessionDep, principal: Manager) -> AuthorityRead:
+    """Revoke a grant and return it; the row stays for audit and revoking twice is harmless."""
+    grant = service.revoke(session=session, grant_id=authority_id, actor=principal.sub)
+    session.commit()
+    return service.to_read(grant)

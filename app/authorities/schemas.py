@@ -1,0 +1,89 @@
+"""Request and response models for prior-authority grants."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+
+class GrantStatus(StrEnum):
+    """Where a grant stands right now."""
+
+    ACTIVE = "active"
+    PENDING = "pending"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+
+
+class AuthorityCreate(BaseModel):
+    """A manager's grant of prior authority to speak publicly on a topic."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "person_id": "emp-1042",
+                    "topic": "Summer fundraising appeal",
+                    "valid_from": "2026-01-05T09:00:00Z",
+                    "valid_until": "2026-02-05T17:00:00Z",
+                }
+            ]
+        },
+    )
+
+    person_id: str = Field(min_length=1, max_length=200, description="The author id screenings cite.")
+    topic: str = Field(min_length=1, max_length=200, description="What the person may speak about.")
+    valid_from: AwareDatetime | None = Field(default=None, description="Start (aware); now when omitted.")
+    valid_until: AwareDatetime = Field(description="End (aware, exclusive); after `valid_from`.")
+
+    @model_validator(mode="after")
+    def _until_after_from(self) -> AuthorityCreate:
+        start = self.valid_from or dt.datetime.now(dt.UTC)
+        if self.valid_until <= start:
+            raise ValueError("valid_until must be after valid_from")
+        return self
+
+
+class AuthorityRead(BaseModel):
+    """A grant as stored, with its current status."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b0a6c1e-2f43-4b8e-9c1d-3e7f9a2b6d40",
+                    "person_id": "emp-1042",
+                    "topic": "Summer fundraising appeal",
+                    "valid_from": "2026-01-05T09:00:00Z",
+                    "valid_until": "2026-02-05T17:00:00Z",
+                    "granted_by": "manager-7",
+                    "created_at": "2026-01-05T08:55:00Z",
+                    "revoked_at": None,
+                    "revoked_by": None,
+                    "status": "active",
+                }
+            ]
+        }
+    )
+
+    id: uuid.UUID
+    person_id: str
+    topic: str
+    valid_from: dt.datetime
+    valid_until: dt.datetime
+    granted_by: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None = None
+    revoked_by: str | None = None
+    status: GrantStatus
+
+
+class AuthorityPage(BaseModel):
+    """One page of grants, newest first."""
+
+    items: list[AuthorityRead]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

@@ -1,0 +1,88 @@
+"""`/v1/protected-terms`: register, list and remove protected names and codes (hashed)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from app.auth.dependencies import require
+from app.auth.scopes import Scope
+from app.auth.tokens import Principal
+from app.db import SessionDep
+from app.errors import COMMON_ERRORS, problem_responses
+from app.idempotency import IdempotencyDep
+from app.protected_terms import service
+from app.protected_terms.schemas import ProtectedTermCreate, ProtectedTermPage, ProtectedTermRead
+
+router = APIRouter(prefix="/v1/protected-terms", tags=["protected-terms"])
+TermWriter = Annotated[Principal, Depends(require(Scope.PROTECTED_TERMS_WRITE))]
+
+
+@router.post(
+    "",
+    operation_id="createProtectedTerm",
+    summary="Register a protected name or code",
+    status_code=201,
+    response_model=ProtectedTermRead,
+    responses=problem_responses(*COMMON_ERRORS, 409),
+)
+def create_protected_term(
+    request: Request,
+    body: ProtectedTermCreate,
+    session: SessionDep,
+    principal: TermWriter,
+    idem: IdempotencyDep,
+) -> Response:
+    """Store the keyed hash of a name or code so screenings block posts that contain it.
+
+    The value is normalised (case, accents, spacing) and kept only as HMAC-SHA256 under the server
+    key; it is never stored or returned. Registering the same normalised value twice is a 409
+    carrying `existing_id`. Every worker picks the change up on its next screening.
+    """
+    if (replayed := idem.replay(session)) is not None:
+        return replayed
+    key = request.app.state.settings.secret_key.encode()
+    term = service.create(session=session, term_in=body, key=key, actor=principal.sub)
+    return idem.commit(
+        session,
+        status_code=201,
+        body=ProtectedTermRead.model_validate(term),
+        headers={"Location": f"/v1/protected-terms/{term.id}"},
+    )
+
+
+@router.get(
+    "",
+    operation_id="listProtectedTerms",
+    summary="List protected terms (ids and kinds only)",
+    response_model=ProtectedTermPage,
+    responses=problem_responses(*COMMON_ERRORS),
+)
+def list_protected_terms(
+    session: SessionDep,
+    _principal: TermWriter,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> ProtectedTermPage:
+    """List registered terms newest first: ids, kinds and creation times, never values."""
+    items, next_cursor = service.list_terms(session=session, cursor=cursor, limit=limit)
+    return ProtectedTermPage(
+        items=[ProtectedTermRead.model_validate(t) for t in items], next_cursor=next_cursor
+    )
+
+
+@router.delete(
+    "/{term_id}",
+    operation_id="deleteProtectedTerm",
+    summary="Remove a protected term",
+    status_code=204,
+    response_class=Response,
+    responses=problem_responses(*COMMON_ERRORS, 404),
+)
+def delete_protected_term(term_id: uuid.UUID, session: SessionDep, principal: TermWriter) -> Response:
+    """Delete a term; screenings stop matching it on every worker from their next request."""
+    service.delete(session=session, term_id=term_id, actor=principal.sub)
+    session.commit()
+    return Response(status_code=204)

@@ -1,0 +1,58 @@
+"""Affiliation: the author says (or clearly implies) they work, volunteer or serve there."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+from app.policy.pack import PolicyPack
+from app.screening.detectors.base import BaseDetector, Doc, Signal
+from app.screening.types import ScreenContext
+
+
+class AffiliationDetector(BaseDetector):
+    """Find first-person statements of working, volunteering or serving somewhere.
+
+    Emits ``affil.claim`` for phrases such as "I work at", "our team", "my shift", and
+    ``affil.first_person`` for first-person words (an insider naming the organisation while
+    talking about themselves or "we" implies they are part of it), and
+    ``affil.work_email`` when the post gives a personal address on the organisation's email domain
+    (someone sharing their work address is telling you where they work). Whether the workplace is
+    the organisation is decided by the rule, which also needs an ``org.*`` signal.
+
+    Args:
+        pack: The policy pack.
+    """
+
+    name: ClassVar[str] = "affiliation"
+    version: ClassVar[str] = "1"
+    categories: ClassVar[frozenset[str]] = frozenset({"SM-AFFILIATION"})
+    lexicons: ClassVar[tuple[str, ...]] = ("affiliation_claims", "first_person")
+
+    def __init__(self, pack: PolicyPack) -> None:
+        super().__init__(pack)
+        domains = "|".join(re.escape(d.lower()) for d in pack.organisation.email_domains)
+        self._work_email = re.compile(
+            r"[a-z0-9][a-z0-9._%+\-]{0,63}@(?:[a-z0-9\-]+\.)*(?:" + (domains or "(?!)") + r")\b"
+        )
+        public = pack.organisation.public_email
+        self._public = public.lower() if public else None
+
+    def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
+        """Find affiliation claims.
+
+        Args:
+            doc: The prepared post.
+            context: Unused here; the rule checks the author's role.
+
+        Returns:
+            ``affil.*`` signals.
+        """
+        out = self.hits_to_signals(doc, "affiliation_claims", "affil.claim", 0.8)
+        out += self.hits_to_signals(doc, "first_person", "affil.first_person", 0.6)
+        if "@" in doc.base:
+            for m in self._work_email.finditer(doc.base):
+                if m.group(0) != self._public:
+                    span = doc.base_span(m.start(), m.end())
+                    out.append(Signal("affil.work_email", span, 0.7, self.name, "work_email"))
+        return out

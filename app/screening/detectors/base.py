@@ -1,0 +1,193 @@
+"""Shared detector contract: the parsed document, the signal type and the Detector protocol."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, runtime_checkable
+
+from app.policy.pack import PolicyPack
+from app.screening.lexicon import Hit
+from app.screening.normalize import Normalized, tokens
+from app.screening.types import ScreenContext, Span
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One piece of evidence a detector found; rules combine signals into findings.
+
+    Attributes:
+        kind: Dotted signal name, e.g. ``"org.explicit"`` or ``"secret.credential"``.
+        span: Where in the ORIGINAL text.
+        score: Base strength 0..1.
+        detector: Name of the detector that produced it.
+        pattern_name: Lexicon category or pattern name.
+        entry: The lexicon entry or matched value class (never a secret's plain text).
+        placeholder: Typed placeholder for suggested_text (``"[PHONE]"``), if it is redactable.
+        validation: Result of a validity check, if one ran.
+    """
+
+    kind: str
+    span: Span
+    score: float
+    detector: str
+    pattern_name: str | None = None
+    entry: str | None = None
+    placeholder: str | None = None
+    validation: str | None = None
+
+
+@dataclass(slots=True)
+class Doc:
+    """A post prepared for detection: original text, normalised views and keyword hits.
+
+    Attributes:
+        original: The post exactly as submitted.
+        norm: Normalised views with offset maps.
+        hits: Lexicon hits over ``norm.text`` grouped by category.
+    """
+
+    original: str
+    norm: Normalized
+    hits: dict[str, list[Hit]]
+    _tokens: list[tuple[int, int, str]] | None = field(default=None, repr=False)
+
+    @property
+    def text(self) -> str:
+        """Return the de-obfuscated normalised text."""
+        return self.norm.text.text
+
+    @property
+    def base(self) -> str:
+        """Return the character-folded text (digits and symbols intact)."""
+        return self.norm.base.text
+
+    @property
+    def tokens(self) -> list[tuple[int, int, str]]:
+        """Return word tokens of ``text`` as ``(start, end, token)``."""
+        if self._tokens is None:
+            self._tokens = tokens(self.text)
+        return self._tokens
+
+    def span(self, start: int, end: int) -> Span:
+        """Map a ``text``-view span to the original text."""
+        return Span(*self.norm.text.to_original(start, end))
+
+    def base_span(self, start: int, end: int) -> Span:
+        """Map a ``base``-view span to the original text."""
+        return Span(*self.norm.base.to_original(start, end))
+
+    def get(self, category: str) -> list[Hit]:
+        """Return the hits of one lexicon category (empty list if none)."""
+        return self.hits.get(category, [])
+
+    def has(self, *categories: str) -> bool:
+        """Return True if any of ``categories`` has a hit."""
+        return any(c in self.hits for c in categories)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What the registry and engine need from a detector.
+
+    Attributes:
+        name: Unique, stable detector name.
+        version: Bumped whenever the detector's behaviour changes.
+        categories: The rule ids this detector provides evidence for.
+        lexicons: Lexicon categories of the pack it needs scanned (the engine scans them once).
+    """
+
+    name: str
+    version: str
+    categories: frozenset[str]
+    lexicons: tuple[str, ...]
+
+    def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
+        """Find evidence in one post.
+
+        Args:
+            doc: The prepared post.
+            context: Facts about the post that are not in its text.
+
+        Returns:
+            Signals in original-text offsets; an empty list when nothing is found.
+        """
+        ...
+
+
+class BaseDetector:
+    """Convenience base: stores the pack and turns lexicon hits into signals.
+
+    Args:
+        pack: The validated policy pack; subclasses compile what they need from it here (no I/O).
+    """
+
+    name: ClassVar[str] = "base"
+    version: ClassVar[str] = "1"
+    categories: ClassVar[frozenset[str]] = frozenset()
+    lexicons: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, pack: PolicyPack) -> None:
+        self.pack = pack
+        for key in self.lexicons:
+            pack.lexicon(key)  # fail loudly at start-up if the pack lacks one
+
+    def hits_to_signals(
+        self, doc: Doc, category: str, kind: str, score: float, **extra: str | None
+    ) -> list[Signal]:
+        """Turn every hit of ``category`` into a signal of ``kind``.
+
+        Args:
+            doc: The prepared post.
+            category: Lexicon category to read.
+            kind: Signal kind to emit.
+            score: Base score for each signal.
+            **extra: Extra Signal fields (placeholder, validation).
+
+        Returns:
+            One signal per hit.
+        """
+        return [
+            Signal(kind, doc.span(h.start, h.end), score, self.name, category, h.entry, **extra)
+            for h in doc.get(category)
+        ]
+
+    def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:  # pragma: no cover
+        """Find evidence in one post (subclasses override)."""
+        raise NotImplementedError
+
+
+def covered(span: Span, others: Iterable[Span]) -> bool:
+    """Return True if ``span`` overlaps any of ``others``."""
+    return any(span.start < o.end and o.start < span.end for o in others)
+
+
+class LexiconDetector(BaseDetector):
+    """A detector that turns lexicon categories into signals through a fixed table.
+
+    Subclasses set ``signal_table``: ``{lexicon_category: (signal_kind, base_score)}``. Every
+    category in the table is scanned by the engine; ``extra()`` may add non-lexicon signals.
+    """
+
+    signal_table: ClassVar[dict[str, tuple[str, float]]] = {}
+
+    def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
+        """Emit one signal per lexicon hit of the table's categories, plus ``extra()``.
+
+        Args:
+            doc: The prepared post.
+            context: Facts about the post.
+
+        Returns:
+            Signals in original-text offsets.
+        """
+        out: list[Signal] = []
+        for category, (kind, score) in self.signal_table.items():
+            if category in doc.hits:
+                out.extend(self.hits_to_signals(doc, category, kind, score))
+        out.extend(self.extra(doc, context=context))
+        return out
+
+    def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
+        """Return signals beyond the lexicon table (none by default)."""
+        return []

@@ -1,0 +1,256 @@
+"""Personal data: phone numbers, emails, postcodes, NHS numbers, dates of birth, names, ages,
+health details, schools, addresses, photos, and references to people who use the service."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import phonenumbers
+
+from app.policy.pack import PolicyPack
+import hashlib
+
+from app.screening.detectors.base import Doc, LexiconDetector, Signal
+from app.screening.normalize import normalize_text
+from app.screening.types import ScreenContext, Span
+
+# All patterns are linear: bounded repetitions of single-character classes, no nested unbounded
+# quantifiers, so a 100 KB adversarial post cannot make them backtrack.
+_PHONE = re.compile(
+    r"(?<![\d+])(?:\+44[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:[\s\-)]{0,2}\d){9,10}(?!\d)"
+)
+_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,6}")
+_POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]? ?\d[abd-hjlnp-uw-z]{2}\b")
+_NHS = re.compile(r"(?<![\d\-])\d{3}[ \-]?\d{3}[ \-]?\d{4}(?![\d\-])")
+_DATE = re.compile(
+    r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})(?!\d)"
+    r"|\b\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6},? "
+    r"(?:19|20)\d{2}\b"
+)
+_NAME_AGE = re.compile(
+    r"\b([A-Z][a-z]{1,20})\s?(?:\(\s?(?:aged? )?(\d{1,2})\s?(?:yrs?|years?|y/?o|lat|ans|años)?\s?\)"
+    r"|, (?:aged? )?(\d{1,2})(?: ?(?:yrs?|years? old|y/?o))?(?=[,.)!\s])"
+    r"| aged (\d{1,2})\b| \((\d{1,2}) ?(?:yrs?|y/?o)?\))"
+)
+_TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.? [A-Z][a-z'\-]{1,20}\b")
+_AGE_FIRST = re.compile(
+    r"\b(\d{1,2})[- ](?:year|yr)s?[- ]old ([A-Z][a-z]{1,20})\b|\b([A-Z][a-z]{1,20}),? (?:who is|who's|is) "
+    r"(\d{1,2})(?: (?:years old|now|today))?\b"
+)
+_CAP_WORD = re.compile(r"\b[A-Z][a-zA-Z'\-]{1,20}\b")
+_SCHOOL = re.compile(
+    r"\b(?:St\.? )?(?:[A-Z][a-z']{1,20} ){1,3}(?:Primary|Academy|Infants?|Juniors?|High School|"
+    r"School|Nursery|College)\b"
+)
+_ADDRESS = re.compile(
+    r"\b\d{1,4}[A-Za-z]?,? (?:[A-Z][a-z']{1,20} ){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|"
+    r"Close|Drive|Dr|Way|Crescent|Cres|Court|Ct|Grove|Place|Pl|Terrace|Gardens|Gdns|Walk|Mews|"
+    r"Row|Square|Sq|Hill|View|Rise|Park)\b"
+)
+_PHOTO = re.compile(r"\[(?:photo|image|picture|pic|video|screenshot|selfie)s?\b[^\]\n]{0,400}\]")
+_NO_FACES = re.compile(
+    r"no faces?|faces? (?:hidden|blurred|covered|not (?:visible|shown))|from behind|backs? to|"
+    r"silhouette|hands only|only (?:their )?hands|feet only"
+)
+_PEOPLE = re.compile(r"child|kid|girl|boy|people|young|famil|pupil|teen|lad|baby|group|toddler")
+
+
+def nhs_checksum_ok(digits: str) -> bool:
+    """Return True if a 10-digit string passes the NHS number modulus-11 check."""
+    if len(digits) != 10 or not digits.isdigit():
+        return False
+    total = sum(int(d) * w for d, w in zip(digits[:9], range(10, 1, -1), strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(digits[9])
+
+
+class PersonalDataDetector(LexiconDetector):
+    """Find personal data and references to people who use the service.
+
+    Signals (placeholder in brackets): ``pii.phone`` [PHONE] (possible UK numbers, including
+    Ofcom drama ranges that ``is_valid_number`` rejects), ``pii.email`` [EMAIL], ``pii.postcode``
+    [POSTCODE], ``pii.nhs`` [NHS_NUMBER] (modulus-11 checked), ``pii.dob`` [DATE], ``pii.date``,
+    ``pii.name`` [NAME], ``pii.name_age`` [NAME], ``pii.school`` [SCHOOL], ``pii.address``
+    [ADDRESS], ``pii.photo_faces``, ``pii.photo_nofaces``, plus lexicon signals ``pii.health``,
+    ``pii.incident``, ``pii.su_ref`` (someone who uses the service), ``pii.family_ref``,
+    ``pii.own_child`` and ``pii.child_word``.
+
+    Args:
+        pack: The policy pack (first-name list, public contact details to ignore).
+    """
+
+    name: ClassVar[str] = "personal_data"
+    version: ClassVar[str] = "1"
+    categories: ClassVar[frozenset[str]] = frozenset({"SM-CONFIDENTIAL", "SM-RELATIONSHIPS"})
+    lexicons: ClassVar[tuple[str, ...]] = (
+        "health_terms",
+        "incident_terms",
+        "service_user_refs",
+        "family_refs",
+        "own_child_refs",
+        "child_words",
+        "dob_terms",
+        "first_names",
+    )
+    signal_table: ClassVar[dict[str, tuple[str, float]]] = {
+        "health_terms": ("pii.health", 0.5),
+        "incident_terms": ("pii.incident", 0.5),
+        "service_user_refs": ("pii.su_ref", 0.6),
+        "family_refs": ("pii.family_ref", 0.3),
+        "own_child_refs": ("pii.own_child", 0.3),
+        "child_words": ("pii.child_word", 0.3),
+    }
+
+    def __init__(self, pack: PolicyPack) -> None:
+        super().__init__(pack)
+        self._names = frozenset(normalize_text(n) for n in pack.lexicon("first_names"))
+        org = pack.organisation
+        self._public_digits = frozenset(
+            re.sub(r"\D", "", p) for p in [*org.phones, org.company_number or ""] if p
+        )
+        self._public_email = (org.public_email or "").lower()
+
+    def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
+        """Run the validated patterns (only those the text can match)."""
+        out: list[Signal] = []
+        base = doc.base
+        has_digit = any(c.isdigit() for c in base[:200000])
+        if has_digit:
+            out += self._numbers(doc)
+        if "@" in base:
+            for m in _EMAIL.finditer(base):
+                if m.group(0) != self._public_email:
+                    out.append(Signal("pii.email", doc.base_span(m.start(), m.end()), 0.5,
+                                      self.name, "email", placeholder="[EMAIL]"))  # fmt: skip
+        out += self._names_in(doc)
+        original = doc.original
+        if has_digit:
+            for m in _ADDRESS.finditer(original):
+                out.append(Signal("pii.address", Span(m.start(), m.end()), 0.7, self.name,
+                                  "address", placeholder="[ADDRESS]"))  # fmt: skip
+        for m in _SCHOOL.finditer(original):
+            out.append(Signal("pii.school", Span(m.start(), m.end()), 0.5, self.name, "school",
+                              placeholder="[SCHOOL]"))  # fmt: skip
+        if "[" in base:
+            for m in _PHOTO.finditer(base):
+                inner = m.group(0)
+                span = doc.base_span(m.start(), m.end())
+                if _NO_FACES.search(inner):
+                    out.append(Signal("pii.photo_nofaces", span, 0.5, self.name, "photo"))
+                elif _PEOPLE.search(inner):
+                    score = 0.8 if "face" in inner else 0.6
+                    out.append(Signal("pii.photo_faces", span, score, self.name, "photo"))
+        return out
+
+    def _numbers(self, doc: Doc) -> list[Signal]:
+        out: list[Signal] = []
+        base = doc.base
+        phone_spans: list[tuple[int, int]] = []
+        for m in _PHONE.finditer(base):
+            digits = re.sub(r"\D", "", m.group(0))
+            if digits.startswith("44"):
+                digits = "0" + digits[2:].lstrip("0")
+            if digits in self._public_digits:
+                continue
+            validation = _phone_validation(digits)
+            if validation:
+                phone_spans.append((m.start(), m.end()))
+                out.append(Signal("pii.phone", doc.base_span(m.start(), m.end()), 0.7, self.name,
+                                  "uk_phone", placeholder="[PHONE]", validation=validation))  # fmt: skip
+        nhs_context = "nhs" in doc.text
+        for m in _NHS.finditer(base):
+            if any(s <= m.start() < e for s, e in phone_spans):
+                continue
+            digits = re.sub(r"\D", "", m.group(0))
+            if digits in self._public_digits or not nhs_checksum_ok(digits):
+                continue
+            spaced = len(m.group(0)) == 12
+            if nhs_context or (spaced and digits[0] != "0"):
+                out.append(Signal("pii.nhs", doc.base_span(m.start(), m.end()),
+                                  0.9 if nhs_context else 0.7, self.name, "nhs_number",
+                                  placeholder="[NHS_NUMBER]", validation="nhs_mod11_ok"))  # fmt: skip
+        dob_near = [h.end for h in doc.get("dob_terms")]
+        for m in _POSTCODE.finditer(base):
+            out.append(Signal("pii.postcode", doc.base_span(m.start(), m.end()), 0.6, self.name,
+                              "uk_postcode", placeholder="[POSTCODE]"))  # fmt: skip
+        for m in _DATE.finditer(base):
+            span = doc.base_span(m.start(), m.end())
+            if any(0 <= span.start - doc.span(e - 1, e).end <= 20 for e in dob_near):
+                out.append(Signal("pii.dob", span, 0.8, self.name, "date_of_birth",
+                                  placeholder="[DATE]"))  # fmt: skip
+            else:
+                out.append(Signal("pii.date", span, 0.2, self.name, "date"))
+        return out
+
+    def _names_in(self, doc: Doc) -> list[Signal]:
+        out: list[Signal] = []
+        original = doc.original[:100000]
+        seen: set[int] = set()
+        for m in _NAME_AGE.finditer(original):
+            age = next(int(g) for g in m.groups()[1:] if g)
+            if age <= 25 and normalize_text(m.group(1)) not in _NOT_NAMES:
+                seen.add(m.start())
+                out.append(Signal("pii.name_age", Span(m.start(), m.end(1)), 0.8, self.name,
+                                  "name_with_age", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
+        for m in _TITLED.finditer(original):
+            seen.add(m.start())
+            out.append(Signal("pii.name", Span(m.start(), m.end()), 0.6, self.name, "titled_name",
+                              placeholder="[NAME]"))  # fmt: skip
+        for m in _AGE_FIRST.finditer(original):
+            if m.group(1):
+                age, start, end = int(m.group(1)), m.start(2), m.end(2)
+            else:
+                age, start, end = int(m.group(4)), m.start(3), m.end(3)
+            if age <= 25 and normalize_text(original[start:end]) not in _NOT_NAMES:
+                seen.add(start)
+                out.append(Signal("pii.name_age", Span(start, end), 0.8, self.name,
+                                  "name_with_age", _name_key(original[start:end]), "[NAME]"))  # fmt: skip
+        if not self._names:
+            return out
+        for m in _CAP_WORD.finditer(original):
+            if m.start() in seen:
+                continue
+            word = m.group(0)
+            if not (word[1:].islower() or (word.isupper() and len(word) >= 3)):
+                continue
+            key = word.lower().removesuffix("'s")
+            if key in self._names:
+                end = m.start() + len(key)
+                out.append(Signal("pii.name", Span(m.start(), end), 0.5, self.name,
+                                  "first_name", _name_key(key), "[NAME]"))  # fmt: skip
+        return out
+
+
+# Capitalised words that the name-with-age pattern would otherwise take for a name.
+_NOT_NAMES = frozenset(
+    "year years aged age level stage step room group class team week day days page part episode "
+    "chapter number no season series size grade key top under over the and jan feb mar apr may "
+    "jun jul aug sep sept oct nov dec".split()
+)
+
+
+def _name_key(name: str) -> str:
+    """Return a short stable key for a name, so rules can compare names without holding them."""
+    return "name:" + hashlib.sha256(name.lower().encode("utf-8", "surrogatepass")).hexdigest()[:10]
+
+
+def _phone_validation(digits: str) -> str | None:
+    """Return why ``digits`` is a possible UK phone number, or None if it is not one."""
+    if not digits.startswith("0") or len(digits) not in (10, 11):
+        return None
+    if digits.startswith(("07700900", "01632960", "02079460", "01134960", "01144960", "01164960",
+                          "01174960", "01184960", "01214960", "01314960", "01414960", "01514960",
+                          "01614960", "02890180", "02920180", "03069990", "08081570", "09098790")):
+        return "ofcom_drama_range"
+    try:
+        number = phonenumbers.parse(digits, "GB")
+    except phonenumbers.NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number):
+        return "valid_uk"
+    if phonenumbers.is_possible_number(number):
+        return "possible_uk"
+    return None

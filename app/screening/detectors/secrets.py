@@ -1,0 +1,144 @@
+"""Secrets and access information: passwords, PINs, door/keypad/alarm codes, Wi-Fi keys, API keys,
+tokens, logins, and where keys or codes are kept."""
+
+from __future__ import annotations
+
+import re
+from typing import ClassVar
+
+import regex
+
+from app.policy.pack import PolicyPack
+from app.screening.detectors.base import Doc, LexiconDetector, Signal
+from app.screening.types import ScreenContext
+
+# KEY=value assignments in configs and pasted environment files.
+_ASSIGNMENT = re.compile(
+    r"\b[a-z0-9_]{0,40}(?:secret|token|api_?key|apikey|password|passwd|pwd|private_?key|"
+    r"access_?key|client_?secret)[a-z0-9_]{0,40} ?[=:] ?[\"']?[a-z0-9_\-./+]{8,200}"
+)
+# Words after a credential keyword that end the search for its value ("changed in 2019").
+_STOP = frozenset(
+    "in since by last from until after before years year times days minutes weeks months "
+    "ago and but so because".split()
+)
+_LINKS = frozenset("is are was = : - / now to as be with its it's here's new still".split())
+_CHUNK = re.compile(r"\S+")
+_SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
+
+
+def _looks_secret(chunk: str) -> bool:
+    """A value worth hiding: has a digit (codes, 'sunflower!23') and is not just a price or time."""
+    core = chunk.strip("\"'()[]{}<>,;.!?")
+    if len(core) < 3 or not any(c.isdigit() for c in core):
+        return False
+    if core[0] in "£$€" or core.endswith(("%", "am", "pm", "th", "st", "nd", "rd", "mins", "hrs")):
+        return False
+    return not re.fullmatch(r"\d{1,2}[:.]\d{2}", core)
+
+
+class SecretsDetector(LexiconDetector):
+    """Find credentials, where keys are kept, and hints that make a credential guessable.
+
+    Signals: ``secret.credential`` [CODE]/[SECRET] (a value after a credential keyword, a
+    ``KEY=value`` assignment, a known token shape), ``secret.location`` (where keys, codes or
+    passwords are kept), ``secret.hint`` (guessable schemes, guest Wi-Fi, a door that does not
+    latch), ``secret.keyword`` (a credential is being discussed), ``secret.premises`` (door, keypad,
+    alarm: codes that are about premises by nature), ``secret.personal`` and ``secret.work``
+    (context deciding whose credential it is).
+
+    Args:
+        pack: The policy pack (token shapes in ``patterns.secret_tokens``, regex timeout).
+    """
+
+    name: ClassVar[str] = "secrets"
+    version: ClassVar[str] = "1"
+    categories: ClassVar[frozenset[str]] = frozenset({"SM-ACCESS"})
+    lexicons: ClassVar[tuple[str, ...]] = (
+        "credential_terms",
+        "premises_code_terms",
+        "key_objects",
+        "key_locations",
+        "secret_hints",
+        "secret_personal_context",
+        "work_context",
+    )
+    signal_table: ClassVar[dict[str, tuple[str, float]]] = {
+        "secret_personal_context": ("secret.personal", 0.0),
+        "work_context": ("secret.work", 0.0),
+        "premises_code_terms": ("secret.premises", 0.4),
+    }
+
+    def __init__(self, pack: PolicyPack) -> None:
+        super().__init__(pack)
+        token_pattern = pack.patterns.get("secret_tokens")
+        # Pack-supplied patterns are untrusted configuration: the regex module with a timeout.
+        self._tokens = regex.compile(token_pattern) if token_pattern else None
+        self._timeout = pack.thresholds.regex_timeout_s
+
+    def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
+        """Pair keywords with values and locations; look for assignments and token shapes."""
+        out: list[Signal] = []
+        text = doc.text
+        keywords = doc.get("credential_terms") + doc.get("premises_code_terms")
+        keywords.sort(key=lambda h: h.start)
+        for hit in keywords:
+            out.append(Signal("secret.keyword", doc.span(hit.start, hit.end), 0.4, self.name,
+                              hit.category, hit.entry))  # fmt: skip
+            value = self._value_after(text, hit.end)
+            if value:
+                start, end = value
+                chunk = text[start:end]
+                placeholder = "[CODE]" if chunk.rstrip("#*").isdigit() else "[SECRET]"
+                out.append(Signal("secret.credential", doc.span(start, end), 0.9, self.name,
+                                  hit.category, hit.entry, placeholder=placeholder))  # fmt: skip
+        locations = doc.get("key_locations")
+        if locations:
+            for obj in doc.get("key_objects"):
+                for loc in locations:
+                    if 0 <= loc.start - obj.end <= 70 or 0 <= obj.start - loc.end <= 25:
+                        out.append(Signal("secret.location", doc.span(obj.start, loc.end), 0.85,
+                                          self.name, "key_location", loc.entry))  # fmt: skip
+                        break
+        for hint in doc.get("secret_hints"):
+            out.append(Signal("secret.hint", doc.span(hint.start, hint.end), 0.6, self.name,
+                              "secret_hints", hint.entry))  # fmt: skip
+        base = doc.base
+        if "=" in base or ":" in base:
+            for m in _ASSIGNMENT.finditer(base):
+                out.append(Signal("secret.credential", doc.base_span(m.start(), m.end()), 0.95,
+                                  self.name, "assignment", placeholder="[SECRET]"))  # fmt: skip
+        if self._tokens is not None:
+            try:
+                for m in self._tokens.finditer(base, timeout=self._timeout):
+                    out.append(Signal("secret.credential", doc.base_span(m.start(), m.end()),
+                                      0.95, self.name, "token_shape", placeholder="[SECRET]"))  # fmt: skip
+            except TimeoutError:
+                out.append(Signal("detector.timeout", doc.base_span(0, 1), 0.0, self.name,
+                                  "secret_tokens", validation="regex_timeout"))  # fmt: skip
+        return out
+
+    @staticmethod
+    def _value_after(text: str, pos: int) -> tuple[int, int] | None:
+        """Find a secret-looking value within the few words after a keyword (same sentence)."""
+        window = text[pos : pos + 90]
+        stop = _SENTENCE_END.search(window)
+        if stop:
+            window = window[: stop.start() + 1]
+        linked = False
+        for k, m in enumerate(_CHUNK.finditer(window)):
+            chunk = m.group(0)
+            if k >= 12:
+                break
+            word = chunk.strip(",;:")
+            if _looks_secret(chunk):
+                # Right after the keyword, or after a linking word ("is", "=", "now", "/").
+                if k <= 1 or linked:
+                    core_start = m.start() + (len(chunk) - len(chunk.lstrip("\"'([")))
+                    core_end = m.start() + len(chunk.rstrip("\"')],;.!?"))
+                    return pos + core_start, pos + core_end
+                return None
+            if word in _STOP:
+                return None
+            linked = linked or word in _LINKS or chunk.endswith((":", "="))
+        return None

@@ -1,0 +1,91 @@
+"""Keyword triggers: one Aho-Corasick automaton over every lexicon of the policy pack.
+
+Each lexicon entry is normalised exactly like post text, so an entry matches disguised spellings
+too. Entries match on whole words; an entry ending in ``*`` matches any word starting with it
+(``complain*`` matches "complaint", "complaining"), which covers inflections without listing them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import ahocorasick
+
+from app.screening.normalize import normalize_text
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A lexicon match in the normalised text: ``[start, end)`` and the matching entry."""
+
+    start: int
+    end: int
+    entry: str
+    category: str
+
+
+def _is_word(ch: str) -> bool:
+    return ch.isalnum()
+
+
+class Lexicon:
+    """Compiled keyword matcher over many named categories.
+
+    Args:
+        categories: Mapping of category name to its entries.
+        max_hits: Hits kept per category. Rules only need a few pieces of evidence per concept; the
+            cap keeps adversarial posts (one phrase repeated 20,000 times) linear downstream.
+    """
+
+    def __init__(self, categories: Mapping[str, Iterable[str]], max_hits: int = 100) -> None:
+        self.max_hits = max_hits
+        self._automaton = ahocorasick.Automaton()
+        table: dict[str, list[tuple[str, str, bool]]] = {}
+        for category, entries in sorted(categories.items()):
+            for raw in entries:
+                prefix = raw.endswith("*")
+                phrase = normalize_text(raw[:-1] if prefix else raw)
+                if not phrase:
+                    continue
+                table.setdefault(phrase, []).append((category, raw, prefix))
+        for phrase, values in table.items():
+            self._automaton.add_word(phrase, (len(phrase), tuple(values)))
+        self.categories = frozenset(categories)
+        self._empty = not table
+        if not self._empty:
+            self._automaton.make_automaton()
+
+    def scan(self, text: str) -> dict[str, list[Hit]]:
+        """Find every whole-word entry in ``text``.
+
+        Args:
+            text: Normalised text (the ``text`` view of :func:`normalize`).
+
+        Returns:
+            Hits grouped by category, in text order.
+        """
+        found: dict[str, list[Hit]] = {}
+        if self._empty or not text:
+            return found
+        n = len(text)
+        for end_idx, (length, values) in self._automaton.iter(text):
+            start = end_idx - length + 1
+            if start > 0 and _is_word(text[start - 1]) and _is_word(text[start]):
+                continue
+            end = end_idx + 1
+            boundary_ok = end >= n or not (_is_word(text[end]) and _is_word(text[end - 1]))
+            word_end = end
+            if not boundary_ok:
+                while word_end < n and _is_word(text[word_end]):
+                    word_end += 1
+            for category, entry, prefix in values:
+                if len(found.get(category, ())) >= self.max_hits:
+                    continue
+                if boundary_ok:
+                    found.setdefault(category, []).append(Hit(start, end, entry, category))
+                elif prefix:
+                    found.setdefault(category, []).append(Hit(start, word_end, entry, category))
+        for hits in found.values():
+            hits.sort(key=lambda h: (h.start, -h.end))
+        return found

@@ -1,0 +1,262 @@
+"""HTTP routes of the screening domain (plus protected terms and authority grants)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Sequence
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+from sqlalchemy import insert
+from sqlmodel import Session
+
+from app.auth.dependencies import require
+from app.auth.scopes import Scope
+from app.auth.tokens import Principal
+from app.authorities.router import router as authorities_router
+from app.db import SessionDep, utcnow
+from app.errors import COMMON_ERRORS, problem_responses
+from app.idempotency import Idempotency, IdempotencyDep
+from app.protected_terms.router import router as protected_terms_router
+from app.screening import service
+from app.screening.dependencies import ScreenerProvider, ScreenerProviderDep
+from app.screening.models import Screening
+from app.screening.schemas import (
+    PostIn,
+    ScreeningBatchCreate,
+    ScreeningBatchRead,
+    ScreeningCreate,
+    ScreeningPage,
+    ScreeningRead,
+)
+from app.screening.types import Verdict
+
+router = APIRouter()
+screenings = APIRouter(prefix="/v1/screenings", tags=["screenings"])
+
+Writer = Annotated[Principal, Depends(require(Scope.SCREENINGS_WRITE))]
+Reader = Annotated[Principal, Depends(require(Scope.SCREENINGS_READ, Scope.SCREENINGS_WRITE))]
+
+
+def _only_author(principal: Principal) -> str | None:
+    # screenings:read sees everything; screenings:write alone sees the caller's own posts only.
+    return None if principal.has(Scope.SCREENINGS_READ) else principal.sub
+
+
+def _screen(
+    session: Session, provider: ScreenerProvider, posts: Sequence[PostIn], idem: Idempotency
+) -> tuple[Response | None, list[service.Outcome]]:
+    """Replay a stored answer, or screen `posts` with protected terms current as of this request.
+
+    The engine is CPU-only, so for the common request (no Idempotency-Key, no cited grant) it runs
+    before the transaction opens, with the process's cached screener; the transaction then reads
+    the protected-term counter and re-screens only if the counter moved meanwhile. One transaction
+    per request, and SQLite's write lock is never held while the engine runs on that path.
+    """
+    cached_version, cached = provider.snapshot()
+    early: list[service.Outcome] | None = None
+    if idem.key is None and not any(p.context.authority_id for p in posts):
+        # Nothing to look up: prepare() needs the database only for cited grants.
+        early = service.screen(cached, posts, service.prepare(session=session, posts=posts))
+    elif (replayed := idem.replay(session)) is not None:
+        return replayed, []
+    version, screener = provider.refresh(session)
+    if early is not None and version == cached_version:
+        return None, early
+    return None, service.screen(screener, posts, service.prepare(session=session, posts=posts))
+
+
+@screenings.post(
+    "",
+    operation_id="createScreening",
+    summary="Screen one post against the policy",
+    status_code=201,
+    response_model=ScreeningRead,
+    responses={
+        200: {"model": ScreeningRead, "description": "Screened with `store: false`: nothing kept, `id` is null."},
+        **problem_responses(*COMMON_ERRORS),
+    },
+)
+def create_screening(
+    request: Request,
+    body: ScreeningCreate,
+    session: SessionDep,
+    principal: Writer,
+    idem: IdempotencyDep,
+    provider: ScreenerProviderDep,
+) -> Response:
+    """Screen a post: verdict, findings with spans, a redacted suggestion; stored unless `store: false`.
+
+    Only the SHA-256 of the text, the redacted text and the findings are kept, never the text.
+    Text over the limit (default 10,000 characters) or containing control characters other than
+    tab, LF and CR is a 422 naming `body.text`. A cited `authority_id` that is not live for this
+    author is ignored, and `notes` says why.
+    """
+    settings = request.app.state.settings
+    service.check_text(body.text, limit=settings.max_text_chars, field="body.text")
+    replayed, outcomes = _screen(session, provider, [body], idem)
+    if replayed is not None:
+        return replayed
+    if not body.store:
+        return idem.commit(
+            session, status_code=200, body=service.outcome_json(outcomes[0], explain=body.explain), json_ready=True
+        )
+    service.store(
+        session=session, outcomes=outcomes, actor=principal.sub, audit_each=settings.audit_screenings
+    )
+    outcome = outcomes[0]
+    return idem.commit(
+        session,
+        status_code=201,
+        body=service.outcome_json(outcome, explain=body.explain),
+        headers={"Location": f"/v1/screenings/{outcome.id}"},
+        json_ready=True,
+    )
+
+
+@screenings.post(
+    "/batch",
+    operation_id="createScreeningBatch",
+    summary="Screen up to 100 posts in one call",
+    status_code=201,
+    response_model=ScreeningBatchRead,
+    responses={
+        200: {"model": ScreeningBatchRead, "description": "Screened with `store: false`: nothing kept."},
+        **problem_responses(*COMMON_ERRORS),
+    },
+)
+def create_screening_batch(
+    request: Request,
+    body: ScreeningBatchCreate,
+    session: SessionDep,
+    principal: Writer,
+    idem: IdempotencyDep,
+    provider: ScreenerProviderDep,
+) -> Response:
+    """Screen several posts; results come back in request order and are stored in one transaction.
+
+    More than `POLICY_MAX_BATCH_SIZE` (default 100) posts is a 422 naming `body.items` and the
+    limit; each text follows the single-post rules (422 naming `body.items.<n>.text`). There is
+    no `Location` header (a batch is not one resource): each item carries its own `id`.
+    """
+    settings = request.app.state.settings
+    service.check_batch(body.items, text_limit=settings.max_text_chars, batch_limit=settings.max_batch_size)
+    replayed, outcomes = _screen(session, provider, body.items, idem)
+    if replayed is not None:
+        return replayed
+    if body.store:
+        service.store(
+            session=session, outcomes=outcomes, actor=principal.sub, audit_each=settings.audit_screenings
+        )
+    items = [service.outcome_json(o, explain=body.explain) for o in outcomes]
+    return idem.commit(
+        session, status_code=201 if body.store else 200, body={"items": items, "count": len(items)}, json_ready=True
+    )
+
+
+@screenings.get(
+    "/{screening_id}",
+    operation_id="getScreening",
+    summary="Read a stored screening",
+    response_model=ScreeningRead,
+    responses=problem_responses(*COMMON_ERRORS, 404),
+)
+def get_screening(
+    screening_id: uuid.UUID,
+    session: SessionDep,
+    principal: Reader,
+    explain: Annotated[bool, Query(description="Include each finding's `explanation`.")] = False,
+) -> JSONResponse:
+    """Return one stored screening; with `screenings:write` alone, only your own (else 404)."""
+    row = service.get(session=session, screening_id=screening_id, only_author=_only_author(principal))
+    return JSONResponse(service.row_json(row, explain=explain))
+
+
+@screenings.get(
+    "",
+    operation_id="listScreenings",
+    summary="List stored screenings",
+    response_model=ScreeningPage,
+    responses=problem_responses(*COMMON_ERRORS),
+)
+def list_screenings(
+    session: SessionDep,
+    principal: Reader,
+    verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
+    rule_id: Annotated[
+        str | None, Query(pattern=r"^SM-[A-Z-]{2,30}$", description="Only screenings with a finding of this rule.")
+    ] = None,
+    author_id: Annotated[str | None, Query(max_length=200, description="Only this author's posts.")] = None,
+    platform: Annotated[str | None, Query(max_length=50, description="Only this platform.")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(description="Screened at or after (aware).")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(description="Screened before (aware).")] = None,
+    explain: Annotated[bool, Query(description="Include each finding's `explanation`.")] = False,
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+) -> JSONResponse:
+    """List stored screenings newest first; `screenings:write` alone lists only your own."""
+    filters = service.ScreeningFilters(
+        verdict=verdict,
+        rule_id=rule_id,
+        author_id=author_id,
+        platform=platform,
+        created_from=created_from,
+        created_to=created_to,
+    )
+    rows, next_cursor = service.list_screenings(
+        session=session, filters=filters, only_author=_only_author(principal), cursor=cursor, limit=limit
+    )
+    return JSONResponse(
+        {"items": [service.row_json(r, explain=explain) for r in rows], "next_cursor": next_cursor}
+    )
+
+
+router.include_router(screenings)
+router.include_router(protected_terms_router)
+router.include_router(authorities_router)
+
+
+# --- Benchmark baseline: mounted only with POLICY_BENCH_ENDPOINTS=1, never in the spec. -----------
+
+bench_router = APIRouter(prefix="/bench", include_in_schema=False)
+
+
+class _BareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    post: PostIn
+    suggested_text: str
+    findings: list[dict]
+
+
+@bench_router.post("/insert", status_code=201)
+def bench_insert(body: _BareIn, session: SessionDep) -> JSONResponse:
+    """Insert one screening-sized row through SQLAlchemy Core: the HTTP+DB floor for bench/http.py."""
+    row_id = uuid.uuid4()
+    session.execute(
+        insert(Screening.__table__).values(  # type: ignore[attr-defined]
+            id=row_id,
+            created_at=utcnow(),
+            created_by="bench-bare",
+            author_id="bench-bare",
+            author_role=str(body.post.author.role),
+            platform=body.post.platform,
+            account=body.post.context.account,
+            authority_id=None,
+            text_sha256=hashlib.sha256(body.post.text.encode()).hexdigest(),
+            text_length=len(body.post.text),
+            suggested_text=body.suggested_text,
+            verdict="allow",
+            risk_score=0.0,
+            rule_ids=" ",
+            findings=body.findings,
+            notes=[],
+            policy_version="bench",
+            engine_version="bench",
+        )
+    )
+    session.commit()
+    return JSONResponse({"id": str(row_id)}, status_code=201)

@@ -1,0 +1,522 @@
+"""Rules: combine detector signals into findings, one small function per rule id.
+
+Each rule reads the whole signal set because a breach is a combination ("a phone number alone is
+not a breach; a child's name with the centre is"). Rules decide the action of a finding (block or
+review, or allow for the informational SM-AFFILIATION) following the labelling conventions in the
+evaluation README; confidence is the deciding signal's score plus a bounded context boost, kept
+inside the band of its action so the verdict and the score never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from app.policy.pack import PolicyPack
+from app.screening.detectors.base import Signal
+from app.screening.types import (
+    INSIDER_ROLES,
+    AuthorRole,
+    Explanation,
+    Finding,
+    ScreenContext,
+    Severity,
+    Span,
+    Verdict,
+)
+
+#: Signals whose text is redacted in evidence and suggested_text.
+REDACT_ALWAYS = frozenset(
+    {
+        "pii.phone",
+        "pii.email",
+        "pii.postcode",
+        "pii.nhs",
+        "pii.dob",
+        "pii.address",
+        "secret.credential",
+        "protected.child_name",
+        "protected.family_name",
+        "protected.code_name",
+        "protected.access_code",
+    }
+)
+#: Names are redacted only when a finding is about people (a colleague's name in a thank-you is fine).
+REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_age", "pii.school", "protected.staff_name"})
+
+
+class Signals:
+    """Signals indexed by kind, with proximity helpers (offsets in the original text)."""
+
+    def __init__(self, signals: Iterable[Signal]) -> None:
+        self.all = list(signals)
+        self.by_kind: dict[str, list[Signal]] = {}
+        for s in self.all:
+            self.by_kind.setdefault(s.kind, []).append(s)
+
+    def get(self, *kinds: str) -> list[Signal]:
+        """Return the signals of any of ``kinds``, in text order."""
+        out: list[Signal] = []
+        for k in kinds:
+            out.extend(self.by_kind.get(k, ()))
+        out.sort(key=lambda s: (s.span.start, s.span.end, s.kind))
+        return out
+
+    def has(self, *kinds: str) -> bool:
+        """Return True if any signal of ``kinds`` exists."""
+        return any(k in self.by_kind for k in kinds)
+
+    def near(self, anchor: Signal, kinds: Iterable[str], window: int) -> Signal | None:
+        """Return the closest signal of ``kinds`` within ``window`` characters of ``anchor``."""
+        best: tuple[int, Signal] | None = None
+        for s in self.get(*kinds):
+            if s is anchor:
+                continue
+            gap = max(s.span.start - anchor.span.end, anchor.span.start - s.span.end, 0)
+            if gap <= window and (best is None or gap < best[0]):
+                best = (gap, s)
+        return best[1] if best else None
+
+
+@dataclass(frozen=True, slots=True)
+class RuleInput:
+    """Everything a rule may look at."""
+
+    signals: Signals
+    context: ScreenContext
+    pack: PolicyPack
+    text_length: int
+
+    @property
+    def insider(self) -> bool:
+        """Return True for staff, volunteers and trustees."""
+        return self.context.author_role in INSIDER_ROLES
+
+
+ORG_EXPLICIT = ("org.explicit", "org.public_contact")
+ORG_ANY = ("org.explicit", "org.public_contact", "org.implicit")
+WORK = ("org.explicit", "org.public_contact", "org.implicit", "org.workplace", "affil.claim",
+        "affil.work_email", "secret.work")  # fmt: skip
+PEOPLE_TARGET_SPECIFIC = ("rel.target_specific", "rel.business", "pii.name", "pii.name_age",
+                          "protected.staff_name", "protected.child_name",
+                          "protected.family_name")  # fmt: skip
+PEOPLE_TARGET_GROUP = ("rel.target", "pii.su_ref")
+HARSH = ("offensive.degrading", "offensive.discriminatory", "offensive.slur", "offensive.abuse")
+
+
+class _Builder:
+    """Makes findings with consistent confidence, evidence and explanation."""
+
+    def __init__(self, data: RuleInput, redact: Callable[[int, int], str]) -> None:
+        self.data = data
+        self.redact = redact
+
+    def make(
+        self,
+        rule_id: str,
+        action: Verdict,
+        primary: Signal,
+        reason: str,
+        *,
+        support: Signal | None = None,
+        extra: Iterable[Signal] = (),
+    ) -> Finding:
+        pack = self.data.pack
+        th = pack.thresholds
+        clause = pack.clause(rule_id)
+        base = round(primary.score, 4)
+        boost = min(th.context_boost, th.context_cap) if support is not None else 0.0
+        score = base + boost
+        if action is Verdict.BLOCK:
+            score = max(score, th.block)
+        elif action is Verdict.REVIEW:
+            score = min(max(score, th.review), th.block - 0.01)
+        score = round(min(1.0, max(0.0, score)), 4)
+        explanation = Explanation(
+            detector=primary.detector,
+            base_score=base,
+            context_boost=round(score - base, 4),
+            supporting_word=_describe(support),
+            validation=primary.validation,
+            pattern_name=primary.pattern_name,
+        )
+        spans = sorted(
+            {s.span for s in (primary, support, *extra) if s is not None and s.span.end > s.span.start}
+        )
+        evidence = self.redact(spans[0].start, spans[-1].end) if spans else ""
+        return Finding(
+            rule_id=rule_id,
+            clause=clause.text,
+            severity=Severity(clause.severity),
+            confidence=explanation.final_score,
+            spans=tuple(spans),
+            evidence=evidence,
+            reason=reason,
+            remediation=clause.remediation,
+            explanation=explanation,
+            action=action,
+        )
+
+
+def _describe(signal: Signal | None) -> str | None:
+    if signal is None:
+        return None
+    return signal.entry or signal.pattern_name or signal.kind
+
+
+# --------------------------------------------------------------------------------------------
+# One function per rule. Each returns at most one finding (the strongest evidence), which keeps
+# per-rule output stable and easy to explain.
+# --------------------------------------------------------------------------------------------
+
+
+def rule_org_email(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-ORG-EMAIL: registering with an organisation address, look-alikes, or saying so."""
+    s = d.signals
+    if s.has("orgemail.registration"):
+        return b.make("SM-ORG-EMAIL", Verdict.BLOCK, s.get("orgemail.registration")[0],
+                      "The account is being registered with an organisation email address.")  # fmt: skip
+    if s.has("orgemail.lookalike"):
+        return b.make("SM-ORG-EMAIL", Verdict.REVIEW, s.get("orgemail.lookalike")[0],
+                      "The registration address imitates the organisation's email domain.")  # fmt: skip
+    if s.has("orgemail.signup") and s.has("affil.work_email"):
+        return b.make("SM-ORG-EMAIL", Verdict.REVIEW, s.get("affil.work_email")[0],
+                      "The post mentions signing up next to an organisation email address.",
+                      support=s.get("orgemail.signup")[0])  # fmt: skip
+    if s.has("orgemail.said"):
+        return b.make("SM-ORG-EMAIL", Verdict.REVIEW, s.get("orgemail.said")[0],
+                      "The post says a work email address was used to sign up.")  # fmt: skip
+    return None
+
+
+def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-ACCESS: published credentials, where keys are kept, guessable schemes."""
+    s = d.signals
+    personal = s.has("secret.personal")
+    work = s.has(*WORK) or (d.insider and s.has("secret.premises"))
+    support = (s.get(*WORK) or [None])[0]
+    creds = s.get("secret.credential")
+    for cred in creds:
+        strong_shape = cred.pattern_name in ("assignment", "token_shape", "protected_code")
+        premises = cred.pattern_name == "premises_code_terms"
+        if strong_shape or work or (premises and not personal):
+            return b.make("SM-ACCESS", Verdict.BLOCK, cred,
+                          "The post publishes an access credential (code, password, login or key).",
+                          support=support)  # fmt: skip
+    for cred in creds:
+        if not personal:
+            return b.make("SM-ACCESS", Verdict.REVIEW, cred,
+                          "The post publishes what looks like a password or code; check whose it is.")  # fmt: skip
+    for loc in s.get("secret.location"):
+        if work or not personal:
+            action = Verdict.BLOCK if work else Verdict.REVIEW
+            return b.make("SM-ACCESS", action, loc,
+                          "The post says where keys, codes or passwords are kept.", support=support)  # fmt: skip
+    hints = s.get("secret.hint")
+    if hints and s.has("secret.keyword", "secret.premises") and not (personal and not work):
+        return b.make("SM-ACCESS", Verdict.REVIEW, hints[0],
+                      "The post hints at how a work credential is made or where access is weak.",
+                      support=support)  # fmt: skip
+    return None
+
+
+def _child_identifiers(d: RuleInput) -> list[Signal]:
+    """Names or faces that identify a child or family who (may) use the service."""
+    s = d.signals
+    out = s.get("pii.name_age", "pii.photo_faces")
+    context_kinds = ("pii.child_word", "pii.su_ref", "pii.health", "pii.incident", "pii.family_ref")
+    for name in s.get("pii.name"):
+        if s.near(name, context_kinds, 60):
+            out.append(name)
+    if d.context.author_role in (AuthorRole.FAMILY_MEMBER, *INSIDER_ROLES):
+        # A parent (or a member of staff) writing about their own child shares their own news.
+        own_refs = s.get("pii.own_child")
+        own_names = {i.entry for i in out if i.entry and s.near(i, ("pii.own_child",), 40)}
+        out = [
+            i
+            for i in out
+            if not (own_refs and (i.entry in own_names or i.kind == "pii.photo_faces"))
+            and s.near(i, ("pii.own_child",), 40) is None
+        ]
+    return out
+
+
+def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-CONFIDENTIAL: people who use the service, internal matters, safeguarding."""
+    s = d.signals
+    for kind in ("protected.child_name", "protected.family_name", "protected.code_name"):
+        if s.has(kind):
+            return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get(kind)[0],
+                          "The post names a protected person or internal code name.")  # fmt: skip
+    if s.has("pii.nhs"):
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get("pii.nhs")[0],
+                      "The post discloses an NHS number.", extra=s.get("pii.dob", "pii.name"))  # fmt: skip
+    link = s.get(*ORG_ANY, "pii.su_ref") or (s.get("org.workplace", "affil.claim") if d.insider else [])
+    own = s.has("pii.own_child")
+    identifiers = _child_identifiers(d)
+    details = s.get("pii.dob", "pii.address", "pii.school", "pii.phone", "pii.postcode")
+    if identifiers and link:
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, identifiers[0],
+                      "The post identifies a child or family member and ties them to the service.",
+                      support=link[0], extra=identifiers[1:] + details)  # fmt: skip
+    aged = [i for i in identifiers if i.kind == "pii.name_age"]
+    health = s.get("pii.health", "pii.incident")
+    if aged and health and not own:
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, aged[0],
+                      "The post names a child with their age and a health or behaviour detail.",
+                      support=health[0])  # fmt: skip
+    if details and (s.has("pii.su_ref") or (identifiers and link)):
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, details[0],
+                      "The post gives personal details of someone who uses the service.",
+                      support=link[0] if link else None)  # fmt: skip
+    tie = s.get(*ORG_ANY, "org.workplace", "affil.claim")
+    specific = s.get("internal.specific")
+    if specific and tie:
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, specific[0],
+                      "The post discloses an internal matter (finances, restructure, disciplinary "
+                      "or board business).", support=tie[0])  # fmt: skip
+    sg_terms = s.get("safeguarding.term")
+    sg_substance = s.get("safeguarding.substance")
+    people = s.get("pii.su_ref", "pii.family_ref")
+    if sg_terms and sg_substance and (people or link):
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, sg_terms[0],
+                      "The post describes the substance of a safeguarding matter.",
+                      support=sg_substance[0])  # fmt: skip
+    # Review: hints and unidentified incidents.
+    hints = s.get("internal.hint")
+    if hints and (tie or d.insider):
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, hints[0],
+                      "The post hints at confidential internal matters.")  # fmt: skip
+    if sg_terms and people:
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, sg_terms[0],
+                      "The post refers to a safeguarding matter.")  # fmt: skip
+    incidents = s.get("pii.incident", "pii.health")
+    su = s.get("pii.su_ref")
+    if incidents and su:
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, su[0],
+                      "The post describes an incident or health detail of someone who uses the "
+                      "service.", support=incidents[0])  # fmt: skip
+    if s.has("pii.photo_nofaces") and link:
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, s.get("pii.photo_nofaces")[0],
+                      "The post shares a photo from the service; check nobody is identifiable.")  # fmt: skip
+    if identifiers and not own and s.has("pii.name_age", "pii.photo_faces"):
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, identifiers[0],
+                      "The post names a child; check they are not someone who uses the service.")  # fmt: skip
+    return None
+
+
+def rule_relationships(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-RELATIONSHIPS: public attacks on colleagues, families, service users, business contacts."""
+    s = d.signals
+    negatives = s.get("rel.negative", *HARSH)
+    best: Finding | None = None
+    for neg in negatives:
+        if neg.kind == "offensive.slur" and s.near(neg, ("offensive.condemnation",), 60):
+            continue
+        specific = s.near(neg, PEOPLE_TARGET_SPECIFIC, 80)
+        if specific is not None:
+            return b.make("SM-RELATIONSHIPS", Verdict.BLOCK, neg,
+                          "The post attacks an identifiable colleague, family, service user or "
+                          "business contact.", support=specific)  # fmt: skip
+        group = s.near(neg, PEOPLE_TARGET_GROUP, 80)
+        if group is not None and best is None:
+            harsh = neg.kind in HARSH
+            action = Verdict.BLOCK if harsh else Verdict.REVIEW
+            best = b.make("SM-RELATIONSHIPS", action, neg,
+                          "The post disparages people the organisation works with.", support=group)  # fmt: skip
+    return best
+
+
+def rule_reputation(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-REPUTATION: abusive, discriminatory, extremist or degrading language; misconduct boasts."""
+    s = d.signals
+    for sig in s.get("offensive.slur", "offensive.extremist", "offensive.abuse",
+                     "offensive.degrading", "offensive.discriminatory"):  # fmt: skip
+        if sig.kind in ("offensive.slur", "offensive.abuse") and s.near(
+            sig, ("offensive.condemnation",), 60
+        ):
+            continue
+        return b.make("SM-REPUTATION", Verdict.BLOCK, sig,
+                      "The post uses abusive, discriminatory, extremist or degrading language.")  # fmt: skip
+    work = s.get(*WORK)
+    boasts = s.get("conduct.boast")
+    if boasts and (work or d.insider):
+        return b.make("SM-REPUTATION", Verdict.BLOCK, boasts[0],
+                      "The post boasts about misconduct at work.",
+                      support=work[0] if work else None)  # fmt: skip
+    generic = [g for g in s.get("conduct.generic") if s.near(g, WORK, 80)]
+    if len(generic) >= 2 or (generic and s.has("conduct.soft")):
+        return b.make("SM-REPUTATION", Verdict.BLOCK, generic[0],
+                      "The post describes behaviour at work that amounts to misconduct.",
+                      support=s.near(generic[0], WORK, 80))  # fmt: skip
+    soft = s.get("conduct.soft") + generic
+    if soft and (work or d.insider):
+        return b.make("SM-REPUTATION", Verdict.REVIEW, soft[0],
+                      "The post jokes about behaviour at work that could reflect badly.")  # fmt: skip
+    edgy = s.get("offensive.edgy")
+    if edgy and d.insider:
+        return b.make("SM-REPUTATION", Verdict.REVIEW, edgy[0],
+                      "The tone about the people the organisation supports could harm its "
+                      "reputation.")  # fmt: skip
+    return None
+
+
+def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-COMPLAINT: complaints or concerns about organisation matters raised on social media."""
+    s = d.signals
+    neutral = s.get("complaint.neutral")
+    window = 300
+    explicit = s.get(*ORG_EXPLICIT)
+    implicit = s.get("org.implicit")
+    for term in s.get("complaint.strong", "complaint.weak", "complaint.insinuation"):
+        if s.near(term, ("complaint.neutral",), 40) and neutral:
+            continue
+        if d.insider and s.has("debate.media") and s.near(term, ("debate.argue",), 120):
+            continue
+        target = s.near(term, ORG_EXPLICIT, window)
+        if target is not None:
+            action = Verdict.BLOCK if term.kind == "complaint.strong" else Verdict.REVIEW
+            return b.make("SM-COMPLAINT", action, term,
+                          "The post raises a complaint or concern about the organisation in public.",
+                          support=target)  # fmt: skip
+        target = s.near(term, ("org.implicit",), window)
+        if target is None and d.insider:
+            target = s.near(term, ("org.workplace",), 60)
+        if target is not None:
+            return b.make("SM-COMPLAINT", Verdict.REVIEW, term,
+                          "The post appears to complain about the organisation without naming it.",
+                          support=target)  # fmt: skip
+    # A business contact attacked over an organisation matter is a complaint as well.
+    if s.has("rel.business") and (explicit or implicit or s.has("org.workplace")):
+        for neg in s.get("rel.negative", *HARSH, "complaint.strong"):
+            biz = s.near(neg, ("rel.business",), 120)
+            if biz is not None:
+                return b.make("SM-COMPLAINT", Verdict.BLOCK, neg,
+                              "The post complains in public about a business contact used by the "
+                              "organisation.", support=biz)  # fmt: skip
+    return None
+
+
+def rule_debate(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-DEBATE: staff, volunteers and trustees arguing organisation matters in public."""
+    s = d.signals
+    if d.context.prior_authority or not d.insider:
+        return None
+    explicit = s.get(*ORG_EXPLICIT)
+    argue = s.get("debate.argue")
+    if explicit and argue:
+        return b.make("SM-DEBATE", Verdict.BLOCK, argue[0],
+                      "The post argues an organisation matter in public without prior authority.",
+                      support=explicit[0])  # fmt: skip
+    venue = s.get("debate.media", "debate.opinion")
+    hint = s.get("debate.hint")
+    claimed = s.get("debate.claimed_authority")
+    if claimed:
+        return b.make("SM-DEBATE", Verdict.REVIEW, claimed[0],
+                      "The post claims a manager's approval that is not on record.")  # fmt: skip
+    if explicit and (venue or hint):
+        return b.make("SM-DEBATE", Verdict.REVIEW, (hint or venue)[0],
+                      "The post may be joining a public discussion about the organisation.",
+                      support=explicit[0])  # fmt: skip
+    implicit = s.get("org.implicit", "org.workplace")
+    if implicit and (argue or (venue and s.has("debate.media")) or hint):
+        return b.make("SM-DEBATE", Verdict.REVIEW, (argue or hint or venue)[0],
+                      "The post may be debating an organisation matter in public.",
+                      support=implicit[0])  # fmt: skip
+    if hint:
+        return b.make("SM-DEBATE", Verdict.REVIEW, hint[0],
+                      "The post hints at inside knowledge in a public discussion.")  # fmt: skip
+    if argue and s.has("debate.media"):
+        return b.make("SM-DEBATE", Verdict.REVIEW, argue[0],
+                      "The post argues with press coverage that may concern the organisation.")  # fmt: skip
+    return None
+
+
+def rule_affiliation(d: RuleInput, b: _Builder) -> Finding | None:
+    """SM-AFFILIATION (informational): an insider says they work there and the org is identifiable."""
+    s = d.signals
+    if not d.insider:
+        return None
+    claims = s.get("affil.claim", "affil.work_email", "affil.first_person")
+    org = [o for o in s.get(*ORG_ANY) if o.pattern_name != "org_implicit_weak"]
+    if claims and org:
+        return b.make("SM-AFFILIATION", Verdict.ALLOW, claims[0],
+                      "The author says they work or volunteer for the organisation; that is "
+                      "allowed if nothing else in the post breaches the policy.", support=org[0])  # fmt: skip
+    return None
+
+
+#: Rules in evaluation order; each is independent of the others' output.
+RULES: tuple[Callable[[RuleInput, _Builder], Finding | None], ...] = (
+    rule_org_email,
+    rule_access,
+    rule_confidential,
+    rule_relationships,
+    rule_reputation,
+    rule_complaint,
+    rule_debate,
+    rule_affiliation,
+)
+
+
+def apply_rules(data: RuleInput, redact: Callable[[int, int], str]) -> list[Finding]:
+    """Run every rule over the signals.
+
+    Args:
+        data: Signals, context and pack.
+        redact: ``redact(start, end)`` returns a redacted excerpt of the original text.
+
+    Returns:
+        Findings sorted deterministically (strongest first).
+    """
+    builder = _Builder(data, redact)
+    findings = [f for rule in RULES if (f := rule(data, builder)) is not None]
+    if data.context.author_role is AuthorRole.CORPORATE:  # defensive: engine short-circuits first
+        return []
+    findings.sort(key=Finding.sort_key)
+    return findings
+
+
+def verdict_of(findings: Iterable[Finding]) -> Verdict:
+    """Combine findings into a verdict: the strongest action; SM-AFFILIATION alone is allow.
+
+    Args:
+        findings: The post's findings.
+
+    Returns:
+        block, review or allow.
+    """
+    verdict = Verdict.ALLOW
+    for f in findings:
+        if f.rule_id == "SM-AFFILIATION":
+            continue
+        if f.action.rank > verdict.rank:
+            verdict = f.action
+    return verdict
+
+
+def spans_to_redact(signals: Signals, findings: Iterable[Finding]) -> list[tuple[Span, str]]:
+    """Return ``(span, placeholder)`` pairs to replace in suggested text, non-overlapping, sorted.
+
+    Args:
+        signals: All signals of the post.
+        findings: Its findings (names are redacted only when a finding concerns people).
+
+    Returns:
+        Replacement list.
+    """
+    people = any(f.rule_id in ("SM-CONFIDENTIAL", "SM-RELATIONSHIPS") for f in findings)
+    kinds = REDACT_ALWAYS | (REDACT_WITH_PEOPLE if people else frozenset())
+    candidates = [
+        (s.span, s.placeholder or "[REDACTED]")
+        for s in signals.all
+        if s.kind in kinds and s.span.end > s.span.start
+    ]
+    candidates.sort(key=lambda c: (c[0].start, -(c[0].end - c[0].start), c[1]))
+    out: list[tuple[Span, str]] = []
+    last_end = -1
+    for span, placeholder in candidates:
+        if span.start >= last_end:
+            out.append((span, placeholder))
+            last_end = span.end
+    return out

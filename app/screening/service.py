@@ -1,0 +1,322 @@
+"""Screening posts, storing the outcome without the text, and reading it back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert
+from sqlmodel import Session, col, select
+
+from app.audit import service as audit
+from app.authorities import service as authorities
+from app.db import utcnow
+from app.errors import NotFound, Unprocessable
+from app.pagination import keyset_page, split_page
+from app.screening.models import Screening
+from app.screening.schemas import PostIn
+from app.screening.types import AuthorRole, Finding, ScreenContext, ScreenResult, Verdict
+
+# C0 controls except tab/LF/CR, DEL, C1 controls and lone surrogates (which cannot be UTF-8).
+_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_text(text: str, *, limit: int, field: str) -> None:
+    """Reject text over `limit` characters or with control characters (422 naming `field`).
+
+    Control characters are refused rather than stripped: spans must index the text exactly as
+    submitted, and a NUL byte inside a word is more likely evasion than content.
+    """
+    if len(text) > limit:
+        raise Unprocessable(
+            f"{field} is {len(text)} characters; the limit is {limit}.",
+            errors=[{"field": field, "message": f"at most {limit} characters", "type": "string_too_long"}],
+            limit=limit,
+        )
+    if not text.strip():
+        raise Unprocessable(
+            f"{field} is empty.",
+            errors=[{"field": field, "message": "must contain some text", "type": "string_too_short"}],
+        )
+    bad = _FORBIDDEN.search(text)
+    if bad is not None:
+        raise Unprocessable(
+            f"{field} contains a control character (U+{ord(bad.group()):04X}) at offset {bad.start()}.",
+            errors=[
+                {
+                    "field": field,
+                    "message": "control characters other than tab, LF and CR are not accepted",
+                    "type": "control_character",
+                }
+            ],
+            offset=bad.start(),
+        )
+
+
+def check_batch(posts: Sequence[PostIn], *, text_limit: int, batch_limit: int) -> None:
+    """Apply the batch-size and per-text limits (422 naming the field and the limit)."""
+    if len(posts) > batch_limit:
+        raise Unprocessable(
+            f"The batch has {len(posts)} posts; the limit is {batch_limit}.",
+            errors=[{"field": "body.items", "message": f"at most {batch_limit} posts", "type": "too_long"}],
+            limit=batch_limit,
+        )
+    for index, post in enumerate(posts):
+        check_text(post.text, limit=text_limit, field=f"body.items.{index}.text")
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What a post needs besides its text: the engine context and any authority notes."""
+
+    context: ScreenContext
+    notes: tuple[str, ...]
+
+
+def prepare(*, session: Session, posts: Sequence[PostIn]) -> list[Prepared]:
+    """Check cited authority grants (one query) and build each post's engine context."""
+    cited = [
+        (p.context.authority_id, p.author.id) for p in posts if p.context.authority_id is not None
+    ]
+    verdicts = authorities.check_many(session=session, cited=cited)
+    prepared = []
+    for post in posts:
+        notes: tuple[str, ...] = ()
+        live = False
+        grant_id = post.context.authority_id
+        if grant_id is not None:
+            why_not = verdicts[(grant_id, post.author.id)]
+            live = why_not is None
+            notes = (f"authority {grant_id} applied",) if live else (f"authority {grant_id} ignored: {why_not}",)
+        context = ScreenContext(
+            author_role=AuthorRole(post.author.role),
+            platform=post.platform,
+            account=post.context.account,
+            prior_authority=live,
+            registration_email=post.context.registration_email,
+        )
+        prepared.append(Prepared(context=context, notes=notes))
+    return prepared
+
+
+def finding_json(finding: Finding) -> dict[str, Any]:
+    """Serialise a finding in full (spans and explanation), as stored for audit."""
+    e = finding.explanation
+    return {
+        "rule_id": finding.rule_id,
+        "clause": finding.clause,
+        "severity": str(finding.severity),
+        "confidence": finding.confidence,
+        "spans": [{"start": s.start, "end": s.end} for s in finding.spans],
+        "evidence": finding.evidence,
+        "reason": finding.reason,
+        "remediation": finding.remediation,
+        "action": str(finding.action),
+        "explanation": {
+            "detector": e.detector,
+            "base_score": e.base_score,
+            "context_boost": e.context_boost,
+            "supporting_word": e.supporting_word,
+            "validation": e.validation,
+            "pattern_name": e.pattern_name,
+        },
+    }
+
+
+_PUBLIC_FINDING_KEYS = (
+    "rule_id", "clause", "severity", "confidence", "spans", "evidence", "reason", "remediation"
+)
+
+
+def public_finding(stored: dict[str, Any], *, explain: bool) -> dict[str, Any]:
+    """Shape a stored finding for the API; the explanation only on request."""
+    out = {k: stored[k] for k in _PUBLIC_FINDING_KEYS}
+    if explain:
+        out["explanation"] = stored.get("explanation")
+    return out
+
+
+@dataclass(slots=True)
+class Outcome:
+    """One screened post, ready to store and to answer with."""
+
+    post: PostIn
+    result: ScreenResult
+    notes: list[str]
+    findings: list[dict[str, Any]]
+    text_sha256: str
+    screened_at: dt.datetime
+    id: uuid.UUID | None = None
+
+
+def screen(screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared]) -> list[Outcome]:
+    """Run the engine on each post (CPU only: call it outside any database transaction)."""
+    outcomes = []
+    for post, prep in zip(posts, prepared, strict=True):
+        result = screener.screen(post.text, prep.context)
+        outcomes.append(
+            Outcome(
+                post=post,
+                result=result,
+                notes=[*result.notes, *prep.notes],
+                findings=[finding_json(f) for f in result.findings],
+                text_sha256=hashlib.sha256(post.text.encode("utf-8")).hexdigest(),
+                screened_at=utcnow(),
+            )
+        )
+    return outcomes
+
+
+def _row(outcome: Outcome, actor: str) -> dict[str, Any]:
+    # A plain dict for a Core insert: building ORM instances costs more than the insert itself.
+    post, result = outcome.post, outcome.result
+    return {
+        "id": outcome.id,
+        "created_at": outcome.screened_at,
+        "created_by": actor,
+        "author_id": post.author.id,
+        "author_role": str(post.author.role),
+        "platform": post.platform,
+        "account": post.context.account,
+        "authority_id": post.context.authority_id,
+        "text_sha256": outcome.text_sha256,
+        "text_length": len(post.text),
+        "suggested_text": result.suggested_text,
+        "verdict": str(result.verdict),
+        "risk_score": result.risk_score,
+        "rule_ids": " " + " ".join(result.rule_ids) + " ",
+        "findings": outcome.findings,
+        "notes": outcome.notes,
+        "policy_version": result.policy_version,
+        "engine_version": result.engine_version,
+    }
+
+
+_INSERT_SCREENING = insert(Screening.__table__)  # type: ignore[attr-defined]
+
+
+def store(*, session: Session, outcomes: Sequence[Outcome], actor: str, audit_each: bool) -> None:
+    """Insert the outcomes (never the text) and audit them; sets each outcome's id. Flushes only."""
+    for outcome in outcomes:
+        outcome.id = uuid.uuid4()
+    rows = [_row(o, actor) for o in outcomes]
+    session.execute(_INSERT_SCREENING, rows)
+    if not audit_each:
+        return
+    if len(rows) == 1:
+        row = rows[0]
+        audit.record(
+            session,
+            actor=actor,
+            action="screening.created",
+            target_type="screening",
+            target_id=str(row["id"]),
+            details={"verdict": row["verdict"], "rule_ids": row["rule_ids"].split()},
+        )
+    else:
+        # One event per batch keeps the audit head locked once, not a hundred times.
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
+        audit.record(
+            session,
+            actor=actor,
+            action="screening.batch_created",
+            target_type="screening",
+            target_id=str(rows[0]["id"]),
+            details={"count": len(rows), "ids": [str(r["id"]) for r in rows], "verdicts": counts},
+        )
+
+
+def outcome_json(outcome: Outcome, *, explain: bool) -> dict[str, Any]:
+    """Build the API body for a fresh outcome (JSON-ready, no second validation pass)."""
+    post, result = outcome.post, outcome.result
+    return {
+        "id": str(outcome.id) if outcome.id is not None else None,
+        "verdict": str(result.verdict),
+        "risk_score": result.risk_score,
+        "findings": [public_finding(f, explain=explain) for f in outcome.findings],
+        "suggested_text": result.suggested_text,
+        "policy_version": result.policy_version,
+        "engine_version": result.engine_version,
+        "notes": outcome.notes,
+        "created_at": outcome.screened_at.isoformat().replace("+00:00", "Z"),
+        "author": {"id": post.author.id, "role": str(post.author.role)},
+        "platform": post.platform,
+        "account": post.context.account,
+        "authority_id": str(post.context.authority_id) if post.context.authority_id else None,
+        "text_sha256": outcome.text_sha256,
+    }
+
+
+def row_json(row: Screening, *, explain: bool) -> dict[str, Any]:
+    """Build the API body for a stored screening."""
+    return {
+        "id": str(row.id),
+        "verdict": row.verdict,
+        "risk_score": row.risk_score,
+        "findings": [public_finding(f, explain=explain) for f in row.findings],
+        "suggested_text": row.suggested_text,
+        "policy_version": row.policy_version,
+        "engine_version": row.engine_version,
+        "notes": list(row.notes),
+        "created_at": row.created_at.isoformat().replace("+00:00", "Z"),
+        "author": {"id": row.author_id, "role": row.author_role},
+        "platform": row.platform,
+        "account": row.account,
+        "authority_id": str(row.authority_id) if row.authority_id else None,
+        "text_sha256": row.text_sha256,
+    }
+
+
+def get(*, session: Session, screening_id: uuid.UUID, only_author: str | None) -> Screening:
+    """Return a stored screening; 404 when unknown or not visible to the caller."""
+    row = session.get(Screening, screening_id)
+    if row is None or (only_author is not None and row.author_id != only_author):
+        raise NotFound(f"screening {screening_id} does not exist")
+    return row
+
+
+@dataclass(frozen=True, slots=True)
+class ScreeningFilters:
+    """List filters; all optional and combined with AND."""
+
+    verdict: Verdict | None = None
+    rule_id: str | None = None
+    author_id: str | None = None
+    platform: str | None = None
+    created_from: dt.datetime | None = None
+    created_to: dt.datetime | None = None
+
+
+def list_screenings(
+    *,
+    session: Session,
+    filters: ScreeningFilters,
+    only_author: str | None,
+    cursor: str | None,
+    limit: int,
+) -> tuple[Sequence[Screening], str | None]:
+    """Return one page of stored screenings, newest first."""
+    stmt = select(Screening)
+    if only_author is not None:
+        stmt = stmt.where(Screening.author_id == only_author)
+    if filters.verdict is not None:
+        stmt = stmt.where(Screening.verdict == str(filters.verdict))
+    if filters.rule_id is not None:
+        stmt = stmt.where(col(Screening.rule_ids).like(f"% {filters.rule_id} %"))
+    if filters.author_id is not None:
+        stmt = stmt.where(Screening.author_id == filters.author_id)
+    if filters.platform is not None:
+        stmt = stmt.where(Screening.platform == filters.platform)
+    if filters.created_from is not None:
+        stmt = stmt.where(col(Screening.created_at) >= filters.created_from)
+    if filters.created_to is not None:
+        stmt = stmt.where(col(Screening.created_at) < filters.created_to)
+    stmt = keyset_page(stmt, col(Screening.created_at), col(Screening.id), cursor=cursor, limit=limit)
+    return split_page(list(session.exec(stmt).all()), limit)

@@ -1,0 +1,118 @@
+"""createProtectedTerm, listProtectedTerms, deleteProtectedTerm, and the matcher refresh."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from app.audit.models import AuditEvent
+from app.db import get_session
+from app.main import create_app
+from app.protected_terms.models import ProtectedTerm, ProtectedTermState
+from app.screening.protected import term_digest
+from tests.screening_api.factories import CHILD, PT, W, post
+
+
+def _register(client, auth, value=CHILD, kind="child_name"):
+    return client.post("/v1/protected-terms", json={"kind": kind, "value": value}, headers=auth(PT))
+
+
+def _screen(client, auth, text):
+    r = client.post("/v1/screenings", json=post(text, store=False), headers=auth(W))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_register_returns_id_and_kind_never_the_value(client, auth, session, settings):
+    r = _register(client, auth)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert set(body) == {"id", "kind", "created_at"} and body["kind"] == "child_name"
+    assert r.headers["location"] == f"/v1/protected-terms/{body['id']}"
+    assert CHILD not in r.text
+    row = session.get(ProtectedTerm, uuid.UUID(body["id"]))
+    assert row.digest == term_digest(CHILD, settings.secret_key.encode())
+    event = session.exec(select(AuditEvent).where(AuditEvent.target_id == body["id"])).one()
+    assert event.action == "protected_term.created" and CHILD not in str(event.details)
+
+
+def test_duplicate_after_normalisation_is_409(client, auth):
+    first = _register(client, auth).json()
+    r = _register(client, auth, value="  tobias   WRENFIELD ")
+    assert r.status_code == 409
+    assert r.json()["existing_id"] == first["id"]
+
+
+def test_validation_and_auth(client, auth):
+    assert _register(client, auth, kind="pet_name").status_code == 422
+    r = client.post("/v1/protected-terms", json={"kind": "child_name", "value": "..."}, headers=auth(PT))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.value"
+    r = client.post("/v1/protected-terms", json={"kind": "child_name"}, headers=auth(PT))
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "body.value"
+    assert client.post("/v1/protected-terms", json={"kind": "child_name", "value": "A"}).status_code == 401
+    r = client.post("/v1/protected-terms", json={"kind": "child_name", "value": "A"}, headers=auth(W))
+    assert r.status_code == 403
+    assert client.get("/v1/protected-terms", headers=auth(W)).status_code == 403
+    assert client.delete(f"/v1/protected-terms/{uuid.uuid4()}", headers=auth(W)).status_code == 403
+
+
+def test_list_is_paginated_and_shows_no_values(client, auth):
+    ids = {_register(client, auth, value=f"Secret Name {i}", kind="family_name").json()["id"] for i in range(3)}
+    page = client.get("/v1/protected-terms?limit=2", headers=auth(PT)).json()
+    assert len(page["items"]) == 2 and page["next_cursor"]
+    rest = client.get(f"/v1/protected-terms?limit=2&cursor={page['next_cursor']}", headers=auth(PT)).json()
+    listed = {i["id"] for i in page["items"] + rest["items"]}
+    assert ids <= listed
+    assert all(set(i) == {"id", "kind", "created_at"} for i in page["items"])
+    assert client.get("/v1/protected-terms?cursor=zz", headers=auth(PT)).status_code == 400
+
+
+def test_delete(client, auth, session):
+    term_id = _register(client, auth).json()["id"]
+    assert client.delete(f"/v1/protected-terms/{term_id}", headers=auth(PT)).status_code == 204
+    assert session.get(ProtectedTerm, uuid.UUID(term_id)) is None
+    assert client.delete(f"/v1/protected-terms/{term_id}", headers=auth(PT)).status_code == 404
+    assert client.delete("/v1/protected-terms/nope", headers=auth(PT)).status_code == 422
+
+
+def test_counter_moves_with_each_change(client, auth, session):
+    def version():
+        session.expire_all()
+        return session.get(ProtectedTermState, 1).version
+
+    v0 = version()
+    term_id = _register(client, auth).json()["id"]
+    assert version() == v0 + 1
+    _register(client, auth)  # 409: no change, no bump
+    assert version() == v0 + 1
+    client.delete(f"/v1/protected-terms/{term_id}", headers=auth(PT))
+    assert version() == v0 + 2
+
+
+def test_registered_name_is_blocked_then_released(client, auth):
+    text = f"Had such fun with {CHILD} at the park today"
+    before = _screen(client, auth, text)
+    term_id = _register(client, auth).json()["id"]
+    during = _screen(client, auth, text)
+    assert during["verdict"] == "block"
+    assert CHILD not in during["suggested_text"]
+    assert "SM-CONFIDENTIAL" in {f["rule_id"] for f in during["findings"]}
+    client.delete(f"/v1/protected-terms/{term_id}", headers=auth(PT))
+    assert _screen(client, auth, text)["verdict"] == before["verdict"]
+
+
+def test_another_worker_sees_the_change(client, auth, app, session, settings, engine):
+    # A second application instance stands in for a second worker: it has its own screener.
+    other = create_app(settings, engine=engine)
+
+    def _session():
+        yield session
+
+    other.dependency_overrides[get_session] = _session
+    with TestClient(other) as second:
+        text = f"{CHILD} was brilliant in the play"
+        _screen(second, auth, text)  # warm the second worker's matcher
+        _register(client, auth)  # registered through the first worker
+        assert _screen(second, auth, text)["verdict"] == "block"
