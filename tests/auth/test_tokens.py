@@ -146,3 +146,26 @@ def test_scope_claim_must_be_a_string(settings):
     token = jwt.encode(_claims(settings, scope=["policy:read"]), settings.jwt_secret, algorithm="HS256")
     with pytest.raises(TokenError, match="scope"):
         decode_token(settings, token)
+
+
+def test_verifier_cache_never_outlives_the_token(settings):
+    from app.auth.tokens import TokenVerifier
+
+    strict = settings.model_copy(update={"jwt_leeway_seconds": 0})
+    verifier = TokenVerifier(strict, max_entries=2)
+    token = create_access_token(strict, sub="cached", scopes=["policy:read"], ttl_seconds=1)
+    assert verifier.verify(token).sub == "cached"
+    assert verifier.verify(token).sub == "cached"  # served from the cache
+    time.sleep(1.1)
+    with pytest.raises(TokenError, match="expired"):
+        verifier.verify(token)
+
+
+def test_verifier_does_not_cache_refusals(settings):
+    from app.auth.tokens import TokenVerifier
+
+    verifier = TokenVerifier(settings)
+    bad = jwt.encode(_claims(settings, aud="other"), settings.jwt_secret, algorithm="HS256")
+    for _ in range(2):
+        with pytest.raises(TokenError):
+            verifier.verify(bad)
