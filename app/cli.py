@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from collections.abc import Callable, Sequence
 
@@ -56,6 +57,37 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+def _policy_status(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here so the other subcommands do not pay for loading the policy pack.
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app import db_models  # noqa: F401  (every table, so coverage counts people of every domain)
+    from app.policy import service as policy_service
+    from app.policy.pack import PackError, load_pack
+    from app.policy.status import EXIT_CODES
+
+    today = args.today or dt.datetime.now(dt.UTC).date()
+    engine = build_engine(settings)
+    try:
+        with Session(engine) as session:
+            status = policy_service.get_status(
+                session=session,
+                pack=load_pack(settings.policy_pack),
+                today=today,
+                interval_months=settings.review_interval_months,
+                due_soon_days=settings.review_due_soon_days,
+            )
+    except (SQLAlchemyError, PackError) as exc:
+        # Exit 3, not 2: scripts read 2 as "overdue".
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"error: cannot read the policy status ({type(exc).__name__}: {reason})", file=sys.stderr)
+        return 3
+    finally:
+        engine.dispose()
+    print(status.model_dump_json() if args.json else policy_service.status_line(status))
+    return EXIT_CODES[status.status]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser with every subcommand registered."""
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
@@ -74,6 +106,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("verify-audit", help="recompute the audit chain; exit 1 naming the first broken event")
     p.set_defaults(handler=_verify_audit)
+
+    p = sub.add_parser(
+        "policy-status", help="print the policy's review status; exit 0 current, 1 due soon, 2 overdue, 3 error"
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of a sentence")
+    p.add_argument("--today", type=dt.date.fromisoformat, default=None, help="evaluate as of YYYY-MM-DD (UTC)")
+    p.set_defaults(handler=_policy_status)
     return parser
 
 

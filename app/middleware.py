@@ -12,6 +12,7 @@ import re
 import time
 import uuid
 from typing import Any
+from urllib.parse import parse_qsl
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -48,6 +49,52 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "unmatched"
 
 
+def _nul_in_url(scope: Scope) -> list[dict[str, str]]:
+    """Name the path or query parameters that carry a NUL character (decoded)."""
+    problem = {"message": "contains a NUL character (U+0000)", "type": "nul_character"}
+    fields = []
+    if "\x00" in scope.get("path", ""):
+        fields.append({"field": "path", **problem})
+    query: bytes = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if "\x00" in name or "\x00" in value:
+                fields.append({"field": "query." + name.replace("\x00", ""), **problem})
+    return fields
+
+
+async def _send_problem(scope: Scope, send: Send, request_id: str, *, status: int, **members: Any) -> None:
+    """Answer with a problem+json before the application sees the request."""
+    slug = members.pop("slug")
+    body = json.dumps(
+        {
+            "type": f"https://independenceproject.co.uk/problems/{slug}",
+            "title": members.pop("title"),
+            "status": status,
+            "detail": members.pop("detail"),
+            "instance": scope["path"].replace("\x00", ""),
+            "request_id": request_id,
+            **members,
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"x-frame-options", b"DENY"),
+                (b"referrer-policy", b"no-referrer"),
+                (b"cache-control", b"no-store"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
 class BodyTooLarge(PayloadTooLarge):
     """Raised while reading a body that grows past the limit."""
 
@@ -78,6 +125,24 @@ class RequestContextMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._too_large(scope, send, request_id, limit)
             self._observe(scope, 413, started, request_id)
+            return
+
+        nul_fields = _nul_in_url(scope)
+        if nul_fields:
+            # PostgreSQL cannot take a NUL in any text, so one in an id or a filter would be a 500
+            # deep in a query; no route has a use for it, so refuse it here for every route.
+            names = ", ".join(f["field"] for f in nul_fields)
+            await _send_problem(
+                scope,
+                send,
+                request_id,
+                status=422,
+                slug="validation-error",
+                title="Unprocessable Content",
+                detail=f"Invalid input: {names} contains a NUL character (U+0000).",
+                errors=nul_fields,
+            )
+            self._observe(scope, 422, started, request_id)
             return
 
         received = 0

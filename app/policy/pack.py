@@ -181,6 +181,7 @@ class PolicyPack(_Frozen):
 
         Raises:
             KeyError: if the pack has no such clause.
+
         """
         return self._clause_index[rule_id]
 
@@ -228,6 +229,7 @@ def load_pack(source: str | None = None) -> PolicyPack:
     Raises:
         PackError: if the pack is missing, is not valid TOML, or fails validation; the message
             names the bad entry.
+
     """
     path = _resolve(source)
     raw = path.read_bytes()

@@ -37,7 +37,8 @@ Writer = Annotated[Principal, Depends(require(Scope.POLICY_WRITE))]
 Acknowledger = Annotated[Principal, Depends(require(Scope.POLICY_READ, Scope.POLICY_WRITE))]
 
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
-Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
+# No max_length: an over-long cursor is a bad cursor (400), like any other the service did not issue.
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 @router.get(

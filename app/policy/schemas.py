@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from app.policy.status import ReviewStatus
 
@@ -19,8 +20,18 @@ PersonId = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
 ]
-# Strict: only an ISO `YYYY-MM-DD` string, not a Unix timestamp or a datetime.
-IsoDate = Annotated[dt.date, Strict()]
+
+
+def _iso_date_only(value: object) -> object:
+    # Pydantic would also take a Unix timestamp or a midnight datetime; a review date is a calendar day.
+    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError("must be a calendar date written YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_iso_date_only)]
 
 
 class ReviewSource(StrEnum):
@@ -144,9 +155,14 @@ class PolicyReviewCreate(BaseModel):
     reviewer: Annotated[
         str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
     ] = Field(description="Who reviewed it (an id or a role, as your HR system names them).")
-    summary: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)] = Field(
-        description="What the review concluded or changed."
-    )
+    summary: Annotated[
+        str,
+        # Line breaks and tabs are fine in a summary; other control characters (NUL above all, which
+        # PostgreSQL cannot store) are not.
+        StringConstraints(
+            strip_whitespace=True, min_length=1, max_length=4000, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]+$"
+        ),
+    ] = Field(description="What the review concluded or changed (plain text; line breaks allowed).")
     version: VersionLabel = Field(
         description="Label of the new version (letters, digits, `.`, `_`, `-`); must differ from every earlier one.",
         examples=["2025-03"],

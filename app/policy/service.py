@@ -83,9 +83,13 @@ def review_to_read(review: PolicyReview) -> PolicyReviewRead:
 
 def current_review(*, session: Session, pack: PolicyPack) -> PolicyReviewRead:
     """Return the latest review: the newest recorded one, unless the pack's own is later."""
+    # The head of the chain is the review no later review supersedes; unique `previous_version`
+    # keeps the history a single line, so there is at most one (timestamps may tie, this cannot).
+    superseded = select(PolicyReview.previous_version)
     latest = session.exec(
         select(PolicyReview)
-        .order_by(PolicyReview.reviewed_on.desc(), PolicyReview.created_at.desc())  # type: ignore[attr-defined]
+        .where(PolicyReview.version.not_in(superseded))  # type: ignore[attr-defined]
+        .order_by(PolicyReview.created_at.desc())  # type: ignore[attr-defined]
         .limit(1)
     ).first()
     if latest is not None and latest.reviewed_on >= pack.review.last_reviewed:
@@ -414,3 +418,20 @@ def list_outstanding(*, session: Session, pack: PolicyPack, cursor: str | None, 
         latest = {row.person_id: row.version for row in rows}
     items = [OutstandingPerson(person_id=p, last_acknowledged_version=latest.get(p)) for p in ids]
     return OutstandingPage(version=version, total=total, items=items, next_cursor=next_cursor)
+
+
+def status_line(status: PolicyStatusRead) -> str:
+    """Return the one human line `python -m app policy-status` prints."""
+    head = (
+        f"{status.title} policy ({status.organisation}) version {status.version}, "
+        f"last reviewed {status.last_reviewed.isoformat()}"
+    )
+    due = status.next_review_due.isoformat()
+    if status.status == "overdue":
+        verdict = f"OVERDUE by {status.days_overdue} days (review was due {due})"
+    elif status.status == "due_soon":
+        verdict = f"DUE SOON: review due {due} (in {status.days_until_due} days)"
+    else:
+        verdict = f"current: next review due {due} (in {status.days_until_due} days)"
+    cov = status.acknowledgements
+    return f"{head}: {verdict}; {cov.acknowledged}/{cov.known_people} known people acknowledged {cov.version}"

@@ -50,6 +50,7 @@ class Screener:
         pack: The validated policy pack.
         registry: Detectors to run; defaults to :func:`default_registry`.
         protected: Matcher of registered protected terms (names, codes), if any.
+
     """
 
     def __init__(
@@ -74,6 +75,7 @@ class Screener:
 
         Returns:
             A new Screener; this one is unchanged.
+
         """
         clone = copy.copy(self)
         clone.protected = matcher
@@ -91,6 +93,7 @@ class Screener:
 
         Raises:
             TypeError: if ``text`` is not a string.
+
         """
         if not isinstance(text, str):
             raise TypeError("text must be a str")

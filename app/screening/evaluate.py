@@ -24,7 +24,7 @@ from typing import Any
 
 from app.policy.pack import RULE_IDS, load_pack
 from app.screening.engine import Screener
-from app.screening.types import ScreenContext, Verdict
+from app.screening.types import ScreenContext
 
 VERDICTS = ("allow", "review", "block")
 _PROGRESS_MIN = 500
@@ -38,6 +38,7 @@ def context_of(record: Mapping[str, Any]) -> ScreenContext:
 
     Returns:
         The context (missing values take their defaults).
+
     """
     ctx = record.get("context") or {}
     role = record.get("author_role") or "unknown"
@@ -55,9 +56,7 @@ def _safe_div(a: float, b: float) -> float:
     return a / b if b else 0.0
 
 
-def evaluate(
-    records: Iterable[Mapping[str, Any]], screener: Screener, *, progress: bool = False
-) -> dict[str, Any]:
+def evaluate(records: Iterable[Mapping[str, Any]], screener: Screener, *, progress: bool = False) -> dict[str, Any]:
     """Screen every record and compute the metrics.
 
     Args:
@@ -69,6 +68,7 @@ def evaluate(
     Returns:
         A dict with n, verdict_accuracy, block_recall, false_block_rate, macro_f1, rules,
         confusion, macro_rules and misses.
+
     """
     records = list(records)
     total = len(records)
@@ -154,9 +154,7 @@ def _report(m: dict[str, Any]) -> str:
         lines.append(f"  {e:<10}" + "".join(f"{m['confusion'][e][g]:>8}" for g in VERDICTS))
     lines += ["", f"{'rule':<18}{'prec':>7}{'rec':>7}{'f1':>7}{'support':>9}"]
     for rule, r in m["rules"].items():
-        lines.append(
-            f"{rule:<18}{r['precision']:>7.3f}{r['recall']:>7.3f}{r['f1']:>7.3f}{r['support']:>9}"
-        )
+        lines.append(f"{rule:<18}{r['precision']:>7.3f}{r['recall']:>7.3f}{r['f1']:>7.3f}{r['support']:>9}")
     lines += ["", "misses by rule:"]
     for rule, items in m["misses"].items():
         missed = [i["id"] for i in items if i["kind"] == "missed"]

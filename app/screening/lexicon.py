@@ -36,6 +36,7 @@ class Lexicon:
         categories: Mapping of category name to its entries.
         max_hits: Hits kept per category. Rules only need a few pieces of evidence per concept; the
             cap keeps adversarial posts (one phrase repeated 20,000 times) linear downstream.
+
     """
 
     def __init__(self, categories: Mapping[str, Iterable[str]], max_hits: int = 100) -> None:
@@ -64,6 +65,7 @@ class Lexicon:
 
         Returns:
             Hits grouped by category, in text order.
+
         """
         found: dict[str, list[Hit]] = {}
         if self._empty or not text:

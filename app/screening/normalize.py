@@ -32,7 +32,6 @@ _HOMOGLYPHS = {
     "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u00b7": ".",
 }  # fmt: skip
 _LEET = {"3": "e", "0": "o", "1": "i", "4": "a", "5": "s", "@": "a", "$": "s", "7": "t"}
-_ASCII_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _WS = "\t\n\r\x0b\x0c"
 
 # Runs of >= 3 single characters split by one separator ("i n d e p"), or >= 2 split by dots
@@ -40,7 +39,7 @@ _WS = "\t\n\r\x0b\x0c"
 _SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ .\-*_][^\W_](?![^\W_])){2,}")
 _DOTTED = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_](?![^\W_])){1,}\.?")
 # A word containing a leet character between letters, e.g. "s3nsory", "c0de", "pr0j3ct".
-_LEETWORD = re.compile(r"(?<![\w@$])[\w@$]*[^\W\d_][\w@$]*")
+_LEETWORD = re.compile(r"(?<![\w@$])[\w@$]*?(?:[^\W\d_][013457@$]|[013457@$][^\W\d_])[\w@$]*")
 _NUMERIC_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|kg|km|yo|yrs?|mins?|hrs?|x|p|mg|ml)")
 _DOMAIN_TAIL = re.compile(r"[\w\-]{0,63}\.[^\W\d_]")
 _REPEAT = re.compile(r"([^\W\dw_])\1{2,}")
@@ -67,6 +66,7 @@ class NormText:
         Returns:
             ``(start, end)`` in the original string, covering every original character that
             produced the normalised span (including dropped invisible characters inside it).
+
         """
         if not self.text:
             return (0, 0)
@@ -75,60 +75,67 @@ class NormText:
         return (self.starts[start], self.ends[end - 1])
 
 
-def _char_fold(text: str) -> tuple[str, list[int], list[int]]:
-    """Apply the per-character folds; return text plus start/end maps."""
-    if text.isascii():
-        if not _ASCII_CONTROL.search(text):
-            # Fast path: no length changes, identity offsets.
-            folded = text.lower()
-            for ch in _WS:
-                if ch in folded:
-                    folded = folded.replace(ch, " ")
-            folded = folded.replace("`", "'")
-            idx = list(range(len(text)))
-            return folded, idx, [i + 1 for i in idx]
-    out: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
-    for i, ch in enumerate(text):
-        code = ord(ch)
-        if code < 128:
-            if ch in _WS:
-                rep = " "
-            elif code < 32 or code == 127:
-                continue
-            else:
-                rep = ch.lower() if ch != "`" else "'"
-            out.append(rep)
-            starts.append(i)
-            ends.append(i + 1)
-            continue
-        if 0xD800 <= code <= 0xDFFF:  # lone surrogate: not a character, drop it
-            continue
+_SPECIAL = re.compile(r"[^\x20-\x7e]")
+_FOLD_CACHE: dict[str, str] = {}
+
+
+def _fold_char(ch: str) -> str:
+    """Return what one non-printable-ASCII character becomes ("" to drop it); memoised."""
+    cached = _FOLD_CACHE.get(ch)
+    if cached is not None:
+        return cached
+    code = ord(ch)
+    if ch in _WS or ch in "\u2028\u2029\x85":
+        rep = " "
+    elif code < 128 or 0xD800 <= code <= 0xDFFF:  # control character or lone surrogate
+        rep = ""
+    else:
         cat = unicodedata.category(ch)
-        if cat in ("Cf", "Cc", "Co", "Cn"):
-            if ch in "\u2028\u2029\x85":
-                out.append(" ")
-                starts.append(i)
-                ends.append(i + 1)
-            continue
-        if cat == "Zs":
-            out.append(" ")
-            starts.append(i)
-            ends.append(i + 1)
-            continue
-        if ch in _HOMOGLYPHS:
+        if cat in ("Cf", "Cc", "Co", "Cn") or cat.startswith("M"):
+            rep = ""
+        elif cat == "Zs":
+            rep = " "
+        elif ch in _HOMOGLYPHS:
             rep = _HOMOGLYPHS[ch]
         else:
             decomposed = unicodedata.normalize("NFKD", ch)
             rep = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-            if not rep and cat.startswith("M"):
-                continue
             rep = "".join(_HOMOGLYPHS.get(c, c) for c in rep)
-        for c in rep:
-            out.append(c)
-            starts.append(i)
-            ends.append(i + 1)
+    if len(_FOLD_CACHE) < 65536:  # bounded: adversarial text cannot grow it without limit
+        _FOLD_CACHE[ch] = rep
+    return rep
+
+
+def _char_fold(text: str) -> tuple[str, list[int], list[int]]:
+    """Apply the per-character folds; return text plus start/end maps.
+
+    Printable ASCII runs are lowered in bulk; only the other characters go through the per-character
+    fold, so a post with a few emoji costs little more than a plain one.
+    """
+    if not _SPECIAL.search(text):
+        folded = text.lower().replace("`", "'")
+        idx = list(range(len(text)))
+        return folded, idx, list(range(1, len(text) + 1))
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    last = 0
+    for m in _SPECIAL.finditer(text):
+        i = m.start()
+        if i > last:
+            out.append(text[last:i].lower().replace("`", "'"))
+            starts.extend(range(last, i))
+            ends.extend(range(last + 1, i + 1))
+        rep = _fold_char(m.group(0))
+        if rep:
+            out.append(rep)
+            starts.extend([i] * len(rep))
+            ends.extend([i + 1] * len(rep))
+        last = i + 1
+    if last < len(text):
+        out.append(text[last:].lower().replace("`", "'"))
+        starts.extend(range(last, len(text)))
+        ends.extend(range(last + 1, len(text) + 1))
     return "".join(out), starts, ends
 
 
@@ -191,7 +198,7 @@ def _fold_leet(m: re.Match[str]) -> list[tuple[str, int]] | None:
     if letters < 2 or letters < leet_chars or _NUMERIC_SUFFIX.fullmatch(word):
         return None
     digits = sum(1 for c in word if c.isdigit())
-    if len(word) >= 12 and digits >= 2:  # looks like a key or token, not a disguised word
+    if ("_" in word or len(word) >= 16) and digits >= 2:  # a key or token, not a disguised word
         return None
     at = word.find("@", 1)
     if at > 0 and _DOMAIN_TAIL.match(m.string, m.start() + at + 1):  # an email address
@@ -226,6 +233,7 @@ def normalize(original: str) -> Normalized:
 
     Returns:
         Both views with offset maps into ``original``.
+
     """
     text, starts, ends = _char_fold(original)
     base = NormText(text, tuple(starts), tuple(ends), len(original))

@@ -30,6 +30,7 @@ def normalize_term(value: str) -> str:
 
     Returns:
         The normalised form (may be empty).
+
     """
     return " ".join(tok for _, _, tok in tokens(normalize_text(value)))
 
@@ -43,6 +44,7 @@ def term_digest(value: str, key: bytes) -> str:
 
     Returns:
         64 hex characters.
+
     """
     return hmac.new(key, normalize_term(value).encode("utf-8"), hashlib.sha256).hexdigest()
 
@@ -66,6 +68,7 @@ class ProtectedTermMatcher:
 
     Raises:
         ValueError: on an unknown kind or a malformed digest.
+
     """
 
     def __init__(self, entries: Iterable[tuple[str, str]], key: bytes) -> None:
@@ -91,6 +94,7 @@ class ProtectedTermMatcher:
 
         Returns:
             Non-overlapping matches in token order.
+
         """
         if not self._table:
             return []

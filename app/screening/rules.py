@@ -42,7 +42,9 @@ REDACT_ALWAYS = frozenset(
     }
 )
 #: Names are redacted only when a finding is about people (a colleague's name in a thank-you is fine).
-REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_age", "pii.school", "protected.staff_name"})
+REDACT_WITH_PEOPLE = frozenset(
+    {"pii.name", "pii.name_age", "pii.name_family", "pii.school", "protected.staff_name"}
+)
 
 
 class Signals:
@@ -50,17 +52,22 @@ class Signals:
 
     def __init__(self, signals: Iterable[Signal]) -> None:
         self.all = list(signals)
+        self._memo: dict[tuple[str, ...], list[Signal]] = {}
         self.by_kind: dict[str, list[Signal]] = {}
         for s in self.all:
             self.by_kind.setdefault(s.kind, []).append(s)
 
     def get(self, *kinds: str) -> list[Signal]:
-        """Return the signals of any of ``kinds``, in text order."""
-        out: list[Signal] = []
-        for k in kinds:
-            out.extend(self.by_kind.get(k, ()))
-        out.sort(key=lambda s: (s.span.start, s.span.end, s.kind))
-        return out
+        """Return the signals of any of ``kinds``, in text order (a fresh list)."""
+        cached = self._memo.get(kinds)
+        if cached is None:
+            cached = []
+            for k in kinds:
+                cached.extend(self.by_kind.get(k, ()))
+            if len(kinds) > 1:
+                cached.sort(key=lambda s: (s.span.start, s.span.end, s.kind))
+            self._memo[kinds] = cached
+        return list(cached)
 
     def has(self, *kinds: str) -> bool:
         """Return True if any signal of ``kinds`` exists."""
@@ -98,10 +105,14 @@ ORG_ANY = ("org.explicit", "org.public_contact", "org.implicit")
 WORK = ("org.explicit", "org.public_contact", "org.implicit", "org.workplace", "affil.claim",
         "affil.work_email", "secret.work")  # fmt: skip
 PEOPLE_TARGET_SPECIFIC = ("rel.target_specific", "rel.business", "pii.name", "pii.name_age",
+                          "pii.name_family",
                           "protected.staff_name", "protected.child_name",
                           "protected.family_name")  # fmt: skip
 PEOPLE_TARGET_GROUP = ("rel.target", "pii.su_ref")
+ADULT_TARGETS = ("rel.target_specific", "rel.business", "pii.name", "protected.staff_name")
+ADULT_ROLE_WORDS = ("rel.target_specific", "rel.target", "rel.business", "affil.claim")
 HARSH = ("offensive.degrading", "offensive.discriminatory", "offensive.slur", "offensive.abuse")
+KIDS = ("pii.su_ref", "pii.child_word", "rel.target")
 
 
 class _Builder:
@@ -140,9 +151,7 @@ class _Builder:
             validation=primary.validation,
             pattern_name=primary.pattern_name,
         )
-        spans = sorted(
-            {s.span for s in (primary, support, *extra) if s is not None and s.span.end > s.span.start}
-        )
+        spans = sorted({s.span for s in (primary, support, *extra) if s is not None and s.span.end > s.span.start})
         evidence = self.redact(spans[0].start, spans[-1].end) if spans else ""
         return Finding(
             rule_id=rule_id,
@@ -196,7 +205,12 @@ def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
     work = s.has(*WORK) or (d.insider and s.has("secret.premises"))
     support = (s.get(*WORK) or [None])[0]
     creds = s.get("secret.credential")
+    guest = [h for h in s.get("secret.hint") if h.entry and ("guest" in h.entry or "visitor" in h.entry)]
     for cred in creds:
+        if guest and s.near(cred, ("secret.hint",), 40) in guest:
+            return b.make("SM-ACCESS", Verdict.REVIEW, cred,
+                          "The post shares a guest Wi-Fi key; check it gives no access to work "
+                          "systems.")  # fmt: skip
         strong_shape = cred.pattern_name in ("assignment", "token_shape", "protected_code")
         premises = cred.pattern_name == "premises_code_terms"
         if strong_shape or work or (premises and not personal):
@@ -223,10 +237,10 @@ def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
 def _child_identifiers(d: RuleInput) -> list[Signal]:
     """Names or faces that identify a child or family who (may) use the service."""
     s = d.signals
-    out = s.get("pii.name_age", "pii.photo_faces")
-    context_kinds = ("pii.child_word", "pii.su_ref", "pii.health", "pii.incident", "pii.family_ref")
+    out = s.get("pii.name_age", "pii.name_family", "pii.photo_faces")
+    context_kinds = ("pii.child_word", "pii.su_ref", "pii.health", "pii.incident")
     for name in s.get("pii.name"):
-        if s.near(name, context_kinds, 60):
+        if s.near(name, context_kinds, 30) and not s.near(name, ADULT_ROLE_WORDS, 30):
             out.append(name)
     if d.context.author_role in (AuthorRole.FAMILY_MEMBER, *INSIDER_ROLES):
         # A parent (or a member of staff) writing about their own child shares their own news.
@@ -251,7 +265,7 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     if s.has("pii.nhs"):
         return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get("pii.nhs")[0],
                       "The post discloses an NHS number.", extra=s.get("pii.dob", "pii.name"))  # fmt: skip
-    link = s.get(*ORG_ANY, "pii.su_ref") or (s.get("org.workplace", "affil.claim") if d.insider else [])
+    link = s.get(*ORG_ANY, "pii.su_ref", "pii.service_place") or (s.get("org.workplace", "affil.claim") if d.insider else [])
     own = s.has("pii.own_child")
     identifiers = _child_identifiers(d)
     details = s.get("pii.dob", "pii.address", "pii.school", "pii.phone", "pii.postcode")
@@ -259,7 +273,7 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
         return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, identifiers[0],
                       "The post identifies a child or family member and ties them to the service.",
                       support=link[0], extra=identifiers[1:] + details)  # fmt: skip
-    aged = [i for i in identifiers if i.kind == "pii.name_age"]
+    aged = [i for i in identifiers if i.kind in ("pii.name_age", "pii.name_family")]
     health = s.get("pii.health", "pii.incident")
     if aged and health and not own:
         return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, aged[0],
@@ -269,8 +283,17 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
         return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, details[0],
                       "The post gives personal details of someone who uses the service.",
                       support=link[0] if link else None)  # fmt: skip
+    for name in s.get("pii.name", "pii.name_family"):
+        detail = s.near(name, ("pii.address", "pii.postcode", "pii.dob", "pii.school"), 100)
+        if detail is not None and not s.near(name, ("pii.own_child",), 40):
+            return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, detail,
+                          "The post gives a named person's address, date of birth or school.",
+                          support=name)  # fmt: skip
     tie = s.get(*ORG_ANY, "org.workplace", "affil.claim")
     specific = s.get("internal.specific")
+    if specific and tie and s.has("internal.rumour"):
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, specific[0],
+                      "The post repeats a rumour about an internal matter.", support=tie[0])  # fmt: skip
     if specific and tie:
         return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, specific[0],
                       "The post discloses an internal matter (finances, restructure, disciplinary "
@@ -278,22 +301,27 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     sg_terms = s.get("safeguarding.term")
     sg_substance = s.get("safeguarding.substance")
     people = s.get("pii.su_ref", "pii.family_ref")
-    if sg_terms and sg_substance and (people or link):
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, sg_terms[0],
+    if sg_substance and (people or link) and (sg_terms or len(sg_substance) >= 2):
+        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, (sg_terms or sg_substance)[0],
                       "The post describes the substance of a safeguarding matter.",
-                      support=sg_substance[0])  # fmt: skip
+                      support=sg_substance[-1])  # fmt: skip
     # Review: hints and unidentified incidents.
     hints = s.get("internal.hint")
     if hints and (tie or d.insider):
         return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, hints[0],
                       "The post hints at confidential internal matters.")  # fmt: skip
-    if sg_terms and people:
+    specific_sg = [t for t in sg_terms if t.entry != "safeguarding"]
+    if (sg_terms and people) or (specific_sg and d.insider):
         return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, sg_terms[0],
                       "The post refers to a safeguarding matter.")  # fmt: skip
     incidents = s.get("pii.incident", "pii.health")
     su = s.get("pii.su_ref")
-    if incidents and su:
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, su[0],
+    if sg_substance and s.has("pii.family_ref") and (su or link):
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, sg_substance[0],
+                      "The post describes what may be a safeguarding matter.")  # fmt: skip
+    person_su = [x for x in su if s.near(x, ("pii.incident", "pii.health"), 60)]
+    if incidents and person_su:
+        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, person_su[0],
                       "The post describes an incident or health detail of someone who uses the "
                       "service.", support=incidents[0])  # fmt: skip
     if s.has("pii.photo_nofaces") and link:
@@ -308,22 +336,42 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
 def rule_relationships(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-RELATIONSHIPS: public attacks on colleagues, families, service users, business contacts."""
     s = d.signals
-    negatives = s.get("rel.negative", *HARSH)
+    negatives = s.get("rel.negative", *HARSH, "complaint.strong", "offensive.ability_insult")
     best: Finding | None = None
     for neg in negatives:
-        if neg.kind == "offensive.slur" and s.near(neg, ("offensive.condemnation",), 60):
+        if neg.kind == "complaint.strong":
+            if s.near(neg, ("complaint.neutral",), 40):
+                continue
+            person = s.near(neg, ADULT_TARGETS, 40)
+            if person is None:
+                group = s.near(neg, PEOPLE_TARGET_GROUP, 40)
+                if group is not None and best is None:
+                    best = b.make("SM-RELATIONSHIPS", Verdict.REVIEW, neg,
+                                  "The post complains about people the organisation works with.",
+                                  support=group)  # fmt: skip
+                continue
+            return b.make("SM-RELATIONSHIPS", Verdict.BLOCK, neg,
+                          "The post attacks an identifiable colleague or contact.", support=person)  # fmt: skip
+        if neg.kind == "offensive.slur" and s.near(neg, ("offensive.condemnation",), 200):
             continue
         specific = s.near(neg, PEOPLE_TARGET_SPECIFIC, 80)
         if specific is not None:
             return b.make("SM-RELATIONSHIPS", Verdict.BLOCK, neg,
                           "The post attacks an identifiable colleague, family, service user or "
                           "business contact.", support=specific)  # fmt: skip
-        group = s.near(neg, PEOPLE_TARGET_GROUP, 80)
+        group = s.near(neg, PEOPLE_TARGET_GROUP, 100)
         if group is not None and best is None:
             harsh = neg.kind in HARSH
             action = Verdict.BLOCK if harsh else Verdict.REVIEW
             best = b.make("SM-RELATIONSHIPS", action, neg,
                           "The post disparages people the organisation works with.", support=group)  # fmt: skip
+    if best is None:
+        for dig in s.get("complaint.insinuation"):
+            group = s.near(dig, PEOPLE_TARGET_GROUP, 60)
+            if group is not None and s.near(dig, ORG_ANY, 60) is None:
+                return b.make("SM-RELATIONSHIPS", Verdict.REVIEW, dig,
+                              "The post makes a veiled dig at people the organisation works with.",
+                              support=group)  # fmt: skip
     return best
 
 
@@ -332,12 +380,16 @@ def rule_reputation(d: RuleInput, b: _Builder) -> Finding | None:
     s = d.signals
     for sig in s.get("offensive.slur", "offensive.extremist", "offensive.abuse",
                      "offensive.degrading", "offensive.discriminatory"):  # fmt: skip
-        if sig.kind in ("offensive.slur", "offensive.abuse") and s.near(
-            sig, ("offensive.condemnation",), 60
-        ):
+        if sig.kind in ("offensive.slur", "offensive.abuse") and s.near(sig, ("offensive.condemnation",), 200):
             continue
         return b.make("SM-REPUTATION", Verdict.BLOCK, sig,
                       "The post uses abusive, discriminatory, extremist or degrading language.")  # fmt: skip
+    for insult in s.get("offensive.ability_insult"):
+        kids = s.near(insult, ("pii.su_ref", "pii.child_word"), 60)
+        if kids is not None and d.insider:
+            return b.make("SM-REPUTATION", Verdict.BLOCK, insult,
+                          "The post demeans the children or people the organisation supports.",
+                          support=kids)  # fmt: skip
     work = s.get(*WORK)
     boasts = s.get("conduct.boast")
     if boasts and (work or d.insider):
@@ -365,22 +417,35 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-COMPLAINT: complaints or concerns about organisation matters raised on social media."""
     s = d.signals
     neutral = s.get("complaint.neutral")
-    window = 300
+    window = 600
     explicit = s.get(*ORG_EXPLICIT)
     implicit = s.get("org.implicit")
-    for term in s.get("complaint.strong", "complaint.weak", "complaint.insinuation"):
+    # Strongest evidence first, so the finding's action reflects the clearest grievance.
+    terms = [
+        *s.get("complaint.strong"),
+        *s.get("rel.negative"),
+        *s.get("complaint.weak"),
+        *s.get("complaint.insinuation"),
+    ]
+    for term in terms:
+        if term.kind == "rel.negative" and (
+            s.near(term, (*PEOPLE_TARGET_SPECIFIC, *PEOPLE_TARGET_GROUP), 40)
+            or not s.near(term, ORG_ANY, 50)
+        ):
+            continue  # disparaging words are a complaint only when aimed at the organisation
         if s.near(term, ("complaint.neutral",), 40) and neutral:
             continue
-        if d.insider and s.has("debate.media") and s.near(term, ("debate.argue",), 120):
-            continue
+        if d.insider and s.has("debate.media") and s.has("debate.argue"):
+            continue  # arguing with coverage is debate; the grievance words are aimed at the press
         target = s.near(term, ORG_EXPLICIT, window)
         if target is not None:
-            action = Verdict.BLOCK if term.kind == "complaint.strong" else Verdict.REVIEW
+            strong = term.kind in ("complaint.strong", "rel.negative")
+            action = Verdict.BLOCK if strong else Verdict.REVIEW
             return b.make("SM-COMPLAINT", action, term,
                           "The post raises a complaint or concern about the organisation in public.",
                           support=target)  # fmt: skip
         target = s.near(term, ("org.implicit",), window)
-        if target is None and d.insider:
+        if target is None and d.insider and term.kind == "complaint.strong":
             target = s.near(term, ("org.workplace",), 60)
         if target is not None:
             return b.make("SM-COMPLAINT", Verdict.REVIEW, term,
@@ -400,7 +465,7 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
 def rule_debate(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-DEBATE: staff, volunteers and trustees arguing organisation matters in public."""
     s = d.signals
-    if d.context.prior_authority or not d.insider:
+    if d.context.prior_authority:
         return None
     explicit = s.get(*ORG_EXPLICIT)
     argue = s.get("debate.argue")
@@ -468,6 +533,7 @@ def apply_rules(data: RuleInput, redact: Callable[[int, int], str]) -> list[Find
 
     Returns:
         Findings sorted deterministically (strongest first).
+
     """
     builder = _Builder(data, redact)
     findings = [f for rule in RULES if (f := rule(data, builder)) is not None]
@@ -485,6 +551,7 @@ def verdict_of(findings: Iterable[Finding]) -> Verdict:
 
     Returns:
         block, review or allow.
+
     """
     verdict = Verdict.ALLOW
     for f in findings:
@@ -504,13 +571,12 @@ def spans_to_redact(signals: Signals, findings: Iterable[Finding]) -> list[tuple
 
     Returns:
         Replacement list.
+
     """
     people = any(f.rule_id in ("SM-CONFIDENTIAL", "SM-RELATIONSHIPS") for f in findings)
     kinds = REDACT_ALWAYS | (REDACT_WITH_PEOPLE if people else frozenset())
     candidates = [
-        (s.span, s.placeholder or "[REDACTED]")
-        for s in signals.all
-        if s.kind in kinds and s.span.end > s.span.start
+        (s.span, s.placeholder or "[REDACTED]") for s in signals.all if s.kind in kinds and s.span.end > s.span.start
     ]
     candidates.sort(key=lambda c: (c[0].start, -(c[0].end - c[0].start), c[1]))
     out: list[tuple[Span, str]] = []

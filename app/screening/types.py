@@ -75,6 +75,7 @@ class Explanation:
         supporting_word: The context word or signal that gave the boost, if any.
         validation: Result of a checksum or validity check (e.g. ``"nhs_mod11_ok"``), if any.
         pattern_name: Name of the lexicon category or pattern that matched.
+
     """
 
     detector: str
@@ -105,6 +106,7 @@ class Finding:
         remediation: What the author should do instead.
         explanation: Internal audit detail of the score.
         action: What this finding alone asks for (block, review or allow).
+
     """
 
     rule_id: str

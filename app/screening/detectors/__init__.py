@@ -48,6 +48,7 @@ class DetectorRegistry:
 
     Args:
         detectors: Initial detectors, in run order.
+
     """
 
     def __init__(self, detectors: Iterable[Detector] = ()) -> None:
@@ -64,6 +65,7 @@ class DetectorRegistry:
         Raises:
             ValueError: if a detector with the same name is already registered.
             TypeError: if ``detector`` does not satisfy the protocol.
+
         """
         if not isinstance(detector, Detector):
             raise TypeError(f"{detector!r} is not a Detector")
@@ -79,6 +81,7 @@ class DetectorRegistry:
 
         Raises:
             KeyError: if no such detector is registered.
+
         """
         if name not in self._detectors:
             raise KeyError(f"no detector named {name!r}")
@@ -92,6 +95,7 @@ class DetectorRegistry:
 
         Returns:
             Matching detectors.
+
         """
         wanted = set(categories)
         return [d for d in self._detectors.values() if wanted & set(d.categories)]
@@ -125,5 +129,6 @@ def default_registry(pack: PolicyPack) -> DetectorRegistry:
 
     Returns:
         A new registry with every standard detector.
+
     """
     return DetectorRegistry(cls(pack) for cls in DETECTOR_CLASSES)

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from app.policy.pack import PolicyPack
 from app.screening.detectors.base import BaseDetector, Doc, Signal
+from app.screening.normalize import normalize_text
 from app.screening.types import ScreenContext
 
 
@@ -22,12 +23,13 @@ class AffiliationDetector(BaseDetector):
 
     Args:
         pack: The policy pack.
+
     """
 
     name: ClassVar[str] = "affiliation"
     version: ClassVar[str] = "1"
     categories: ClassVar[frozenset[str]] = frozenset({"SM-AFFILIATION"})
-    lexicons: ClassVar[tuple[str, ...]] = ("affiliation_claims", "first_person")
+    lexicons: ClassVar[tuple[str, ...]] = ("affiliation_claims",)
 
     def __init__(self, pack: PolicyPack) -> None:
         super().__init__(pack)
@@ -37,6 +39,9 @@ class AffiliationDetector(BaseDetector):
         )
         public = pack.organisation.public_email
         self._public = public.lower() if public else None
+        # Pronouns are matched on tokens rather than by the keyword automaton: one-letter entries
+        # ("i") would make it report, then reject, every "i" inside every word.
+        self._first_person = frozenset(normalize_text(w) for w in pack.lexicon("first_person"))
 
     def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Find affiliation claims.
@@ -47,9 +52,14 @@ class AffiliationDetector(BaseDetector):
 
         Returns:
             ``affil.*`` signals.
+
         """
         out = self.hits_to_signals(doc, "affiliation_claims", "affil.claim", 0.8)
-        out += self.hits_to_signals(doc, "first_person", "affil.first_person", 0.6)
+        for start, end, tok in doc.tokens:
+            if tok in self._first_person:
+                out.append(Signal("affil.first_person", doc.span(start, end), 0.6, self.name,
+                                  "first_person", tok))  # fmt: skip
+                break  # one is enough evidence
         if "@" in doc.base:
             for m in self._work_email.finditer(doc.base):
                 if m.group(0) != self._public:

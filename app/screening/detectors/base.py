@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar, Protocol, runtime_checkable
@@ -10,6 +11,8 @@ from app.policy.pack import PolicyPack
 from app.screening.lexicon import Hit
 from app.screening.normalize import Normalized, tokens
 from app.screening.types import ScreenContext, Span
+
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,7 @@ class Signal:
         entry: The lexicon entry or matched value class (never a secret's plain text).
         placeholder: Typed placeholder for suggested_text (``"[PHONE]"``), if it is redactable.
         validation: Result of a validity check, if one ran.
+
     """
 
     kind: str
@@ -45,12 +49,21 @@ class Doc:
         original: The post exactly as submitted.
         norm: Normalised views with offset maps.
         hits: Lexicon hits over ``norm.text`` grouped by category.
+
     """
 
     original: str
     norm: Normalized
     hits: dict[str, list[Hit]]
     _tokens: list[tuple[int, int, str]] | None = field(default=None, repr=False)
+    _has_digit: bool | None = field(default=None, repr=False)
+
+    @property
+    def has_digit(self) -> bool:
+        """Return True if the post contains a digit (gates the number patterns)."""
+        if self._has_digit is None:
+            self._has_digit = _DIGIT.search(self.norm.base.text) is not None
+        return self._has_digit
 
     @property
     def text(self) -> str:
@@ -95,6 +108,7 @@ class Detector(Protocol):
         version: Bumped whenever the detector's behaviour changes.
         categories: The rule ids this detector provides evidence for.
         lexicons: Lexicon categories of the pack it needs scanned (the engine scans them once).
+
     """
 
     name: str
@@ -111,6 +125,7 @@ class Detector(Protocol):
 
         Returns:
             Signals in original-text offsets; an empty list when nothing is found.
+
         """
         ...
 
@@ -120,6 +135,7 @@ class BaseDetector:
 
     Args:
         pack: The validated policy pack; subclasses compile what they need from it here (no I/O).
+
     """
 
     name: ClassVar[str] = "base"
@@ -132,9 +148,7 @@ class BaseDetector:
         for key in self.lexicons:
             pack.lexicon(key)  # fail loudly at start-up if the pack lacks one
 
-    def hits_to_signals(
-        self, doc: Doc, category: str, kind: str, score: float, **extra: str | None
-    ) -> list[Signal]:
+    def hits_to_signals(self, doc: Doc, category: str, kind: str, score: float, **extra: str | None) -> list[Signal]:
         """Turn every hit of ``category`` into a signal of ``kind``.
 
         Args:
@@ -146,6 +160,7 @@ class BaseDetector:
 
         Returns:
             One signal per hit.
+
         """
         return [
             Signal(kind, doc.span(h.start, h.end), score, self.name, category, h.entry, **extra)
@@ -180,6 +195,7 @@ class LexiconDetector(BaseDetector):
 
         Returns:
             Signals in original-text offsets.
+
         """
         out: list[Signal] = []
         for category, (kind, score) in self.signal_table.items():

@@ -17,6 +17,7 @@ class ComplaintDetector(LexiconDetector):
 
     Args:
         pack: The policy pack.
+
     """
 
     name: ClassVar[str] = "complaint"

@@ -24,6 +24,7 @@ class DebateDetector(LexiconDetector):
 
     Args:
         pack: The policy pack.
+
     """
 
     name: ClassVar[str] = "debate"

@@ -9,9 +9,7 @@ from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.types import ScreenContext
 
 # The lookbehind anchors each candidate at the first digit, keeping the scan linear.
-_MONEY = re.compile(
-    r"[£$€]\s?\d[\d,.]{0,20}\s?(?:k|m|bn|million|grand)?|(?<![\d,.])\d[\d,.]{0,20}\s?(?:k|grand)\b"
-)
+_MONEY = re.compile(r"[£$€]\s?\d[\d,.]{0,20}\s?(?:k|m|bn|million|grand)?|(?<![\d,.])\d[\d,.]{0,20}\s?(?:k|grand)\b")
 
 
 class InternalMattersDetector(LexiconDetector):
@@ -24,6 +22,7 @@ class InternalMattersDetector(LexiconDetector):
 
     Args:
         pack: The policy pack.
+
     """
 
     name: ClassVar[str] = "internal_matters"
@@ -34,17 +33,19 @@ class InternalMattersDetector(LexiconDetector):
         "internal_hint",
         "safeguarding_terms",
         "safeguarding_substance",
+        "internal_rumour",
     )
     signal_table: ClassVar[dict[str, tuple[str, float]]] = {
         "internal_specific": ("internal.specific", 0.8),
         "internal_hint": ("internal.hint", 0.55),
         "safeguarding_terms": ("safeguarding.term", 0.6),
         "safeguarding_substance": ("safeguarding.substance", 0.6),
+        "internal_rumour": ("internal.rumour", 0.0),
     }
 
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
-        """Sums of money (a figure makes a finance disclosure specific)."""
-        if not any(c.isdigit() for c in doc.base):
+        """Find sums of money (a figure makes a finance disclosure specific)."""
+        if not doc.has_digit:
             return []
         return [
             Signal("internal.money", doc.base_span(m.start(), m.end()), 0.5, self.name, "money")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import ClassVar
 
+from app.policy.pack import PolicyPack
 from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.types import ScreenContext
 
+_MASKED = re.compile(r"(?<![\w*#%!])[^\W\d_]{1,3}[*#%!]{1,4}[^\W\d_]{0,8}(?![\w*#%!])")
 _NEGATIONS = ("not ", "n't ", "never ", "no ", "nobody ", "isn't ")
 
 
@@ -21,6 +24,7 @@ class OffensiveDetector(LexiconDetector):
 
     Args:
         pack: The policy pack.
+
     """
 
     name: ClassVar[str] = "offensive"
@@ -38,6 +42,10 @@ class OffensiveDetector(LexiconDetector):
         "misconduct_generic",
         "edgy_humour",
         "slur_condemnation",
+        "offensive_discriminatory",
+        "protected_groups",
+        "group_derogation",
+        "ability_insults",
     )
     signal_table: ClassVar[dict[str, tuple[str, float]]] = {
         "offensive_slurs": ("offensive.slur", 0.9),
@@ -50,11 +58,38 @@ class OffensiveDetector(LexiconDetector):
         "misconduct_generic": ("conduct.generic", 0.5),
         "edgy_humour": ("offensive.edgy", 0.5),
         "slur_condemnation": ("offensive.condemnation", 0.0),
+        "ability_insults": ("offensive.ability_insult", 0.6),
     }
 
+    def __init__(self, pack: PolicyPack) -> None:
+        super().__init__(pack)
+        # Whole-word slurs and abuse, by length, for matching masked spellings ("c*nt").
+        slurs = set(pack.lexicon("offensive_slurs"))
+        self._masked_targets: dict[int, list[tuple[str, str]]] = {}
+        for raw in [*pack.lexicon("offensive_slurs"), *pack.lexicon("offensive_abuse")]:
+            word = raw.rstrip("*")
+            if word.isalpha() and len(word) >= 3:
+                kind = "offensive.slur" if raw in slurs else "offensive.abuse"
+                self._masked_targets.setdefault(len(word), []).append((word, kind))
+
+    def _masked(self, doc: Doc) -> list[Signal]:
+        """Find slurs with letters replaced by symbols, keeping first and visible letters."""
+        out: list[Signal] = []
+        base = doc.base
+        if not any(c in base for c in "*#%!"):
+            return out
+        for m in _MASKED.finditer(base):
+            token = m.group(0)
+            for word, kind in self._masked_targets.get(len(token), ()):
+                if all(t == w or t in "*#%!" for t, w in zip(token, word, strict=True)):
+                    out.append(Signal(kind, doc.base_span(m.start(), m.end()), 0.85, self.name,
+                                      "masked_word", word))  # fmt: skip
+                    break
+        return out
+
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
-        """Discriminatory phrases unless negated just before."""
-        out = []
+        """Discriminatory phrases unless negated just before; masked slurs."""
+        out = self._masked(doc)
         for hit in doc.get("offensive_discriminatory"):
             before = doc.text[max(0, hit.start - 14) : hit.start]
             if any(neg in before for neg in _NEGATIONS):
@@ -63,4 +98,19 @@ class OffensiveDetector(LexiconDetector):
                 Signal("offensive.discriminatory", doc.span(hit.start, hit.end), 0.85, self.name,
                        "offensive_discriminatory", hit.entry)
             )  # fmt: skip
+        # A sweeping negative claim about a group ("<group> are ruining ..."), unless negated.
+        derogations = doc.get("group_derogation")
+        if derogations:
+            for group in doc.get("protected_groups"):
+                after = [d for d in derogations if 0 <= d.start - group.end <= 40]
+                if not after:
+                    continue
+                between = doc.text[group.end : after[0].start]
+                if any(neg in between + " " for neg in _NEGATIONS):
+                    continue
+                out.append(
+                    Signal("offensive.discriminatory", doc.span(group.start, after[0].end), 0.85,
+                           self.name, "group_derogation", after[0].entry)
+                )  # fmt: skip
+                break
         return out

@@ -22,6 +22,7 @@ class OrgEmailDetector(LexiconDetector):
 
     Args:
         pack: The policy pack (email domains).
+
     """
 
     name: ClassVar[str] = "org_email"
@@ -48,6 +49,7 @@ class OrgEmailDetector(LexiconDetector):
         Returns:
             ``"registration"`` for an organisation domain, ``"lookalike"`` for an imitation,
             ``None`` otherwise.
+
         """
         # Addresses are not disguised words: fold case and compatibility forms only.
         email = unicodedata.normalize("NFKC", email).strip().casefold().replace(" ", "")

@@ -27,13 +27,12 @@ class OrgMentionDetector(BaseDetector):
 
     Args:
         pack: The policy pack (organisation identity and lexicons).
+
     """
 
     name: ClassVar[str] = "org_mention"
     version: ClassVar[str] = "1"
-    categories: ClassVar[frozenset[str]] = frozenset(
-        {"SM-AFFILIATION", "SM-COMPLAINT", "SM-DEBATE", "SM-CONFIDENTIAL"}
-    )
+    categories: ClassVar[frozenset[str]] = frozenset({"SM-AFFILIATION", "SM-COMPLAINT", "SM-DEBATE", "SM-CONFIDENTIAL"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "org_names",
         "org_implicit",
@@ -67,11 +66,12 @@ class OrgMentionDetector(BaseDetector):
 
         Returns:
             ``org.*`` signals.
+
         """
         negatives = [doc.span(h.start, h.end) for h in doc.get("org_not_references")]
         out = self.hits_to_signals(doc, "org_names", "org.explicit", 1.0)
         out += self._fuzzy(doc, [s.span for s in out])
-        if self._public_numbers is not None and any(c.isdigit() for c in doc.base):
+        if self._public_numbers is not None and doc.has_digit:
             for m in self._public_numbers.finditer(doc.base):
                 out.append(
                     Signal("org.public_contact", doc.base_span(m.start(), m.end()), 0.9,
@@ -96,9 +96,7 @@ class OrgMentionDetector(BaseDetector):
         for hit in doc.get("org_workplace"):
             span = doc.span(hit.start, hit.end)
             if not covered(span, negatives):
-                out.append(
-                    Signal("org.workplace", span, 0.4, self.name, "org_workplace", hit.entry)
-                )
+                out.append(Signal("org.workplace", span, 0.4, self.name, "org_workplace", hit.entry))
         return out
 
     def _fuzzy(self, doc: Doc, known: list[Span]) -> list[Signal]:

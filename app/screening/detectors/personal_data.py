@@ -1,25 +1,25 @@
-"""Personal data: phone numbers, emails, postcodes, NHS numbers, dates of birth, names, ages,
-health details, schools, addresses, photos, and references to people who use the service."""
+"""Personal data and references to people who use the service.
+
+Phone numbers, emails, postcodes, NHS numbers, dates of birth, names, ages, health details,
+schools, addresses and photos.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import ClassVar
 
 import phonenumbers
 
 from app.policy.pack import PolicyPack
-import hashlib
-
 from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.normalize import normalize_text
 from app.screening.types import ScreenContext, Span
 
 # All patterns are linear: bounded repetitions of single-character classes, no nested unbounded
 # quantifiers, so a 100 KB adversarial post cannot make them backtrack.
-_PHONE = re.compile(
-    r"(?<![\d+])(?:\+44[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:[\s\-)]{0,2}\d){9,10}(?!\d)"
-)
+_PHONE = re.compile(r"(?<![\d+])(?:\+44[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:[\s\-)]{0,2}\d){9,10}(?!\d)")
 _EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,6}")
 _POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]? ?\d[abd-hjlnp-uw-z]{2}\b")
 _NHS = re.compile(r"(?<![\d\-])\d{3}[ \-]?\d{3}[ \-]?\d{4}(?![\d\-])")
@@ -37,6 +37,11 @@ _TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.? [A-Z][a-z'\-]{1,20}\b")
 _AGE_FIRST = re.compile(
     r"\b(\d{1,2})[- ](?:year|yr)s?[- ]old ([A-Z][a-z]{1,20})\b|\b([A-Z][a-z]{1,20}),? (?:who is|who's|is) "
     r"(\d{1,2})(?: (?:years old|now|today))?\b"
+)
+# "Tyler's dad": a named child identified through their parent (or the parent through the child).
+_NAME_FAMILY = re.compile(
+    r"\b([A-Z][a-z]{1,20})'s (?:mum|mam|mom|mummy|dad|daddy|mother|father|parents|nan|nana|gran|"
+    r"granny|grandma|grandad|grandparents|brother|sister|carer|foster carer|family|stepdad|stepmum)\b"
 )
 _CAP_WORD = re.compile(r"\b[A-Z][a-zA-Z'\-]{1,20}\b")
 _SCHOOL = re.compile(
@@ -80,6 +85,7 @@ class PersonalDataDetector(LexiconDetector):
 
     Args:
         pack: The policy pack (first-name list, public contact details to ignore).
+
     """
 
     name: ClassVar[str] = "personal_data"
@@ -94,6 +100,7 @@ class PersonalDataDetector(LexiconDetector):
         "child_words",
         "dob_terms",
         "first_names",
+        "service_place_refs",
     )
     signal_table: ClassVar[dict[str, tuple[str, float]]] = {
         "health_terms": ("pii.health", 0.5),
@@ -102,22 +109,21 @@ class PersonalDataDetector(LexiconDetector):
         "family_refs": ("pii.family_ref", 0.3),
         "own_child_refs": ("pii.own_child", 0.3),
         "child_words": ("pii.child_word", 0.3),
+        "service_place_refs": ("pii.service_place", 0.5),
     }
 
     def __init__(self, pack: PolicyPack) -> None:
         super().__init__(pack)
         self._names = frozenset(normalize_text(n) for n in pack.lexicon("first_names"))
         org = pack.organisation
-        self._public_digits = frozenset(
-            re.sub(r"\D", "", p) for p in [*org.phones, org.company_number or ""] if p
-        )
+        self._public_digits = frozenset(re.sub(r"\D", "", p) for p in [*org.phones, org.company_number or ""] if p)
         self._public_email = (org.public_email or "").lower()
 
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Run the validated patterns (only those the text can match)."""
         out: list[Signal] = []
         base = doc.base
-        has_digit = any(c.isdigit() for c in base[:200000])
+        has_digit = doc.has_digit
         if has_digit:
             out += self._numbers(doc)
         if "@" in base:
@@ -195,6 +201,11 @@ class PersonalDataDetector(LexiconDetector):
                 seen.add(m.start())
                 out.append(Signal("pii.name_age", Span(m.start(), m.end(1)), 0.8, self.name,
                                   "name_with_age", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
+        for m in _NAME_FAMILY.finditer(original):
+            if normalize_text(m.group(1)) not in _NOT_NAMES:
+                seen.add(m.start())
+                out.append(Signal("pii.name_family", Span(m.start(), m.end(1)), 0.75, self.name,
+                                  "name_with_family", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
         for m in _TITLED.finditer(original):
             seen.add(m.start())
             out.append(Signal("pii.name", Span(m.start(), m.end()), 0.6, self.name, "titled_name",
@@ -241,9 +252,28 @@ def _phone_validation(digits: str) -> str | None:
     """Return why ``digits`` is a possible UK phone number, or None if it is not one."""
     if not digits.startswith("0") or len(digits) not in (10, 11):
         return None
-    if digits.startswith(("07700900", "01632960", "02079460", "01134960", "01144960", "01164960",
-                          "01174960", "01184960", "01214960", "01314960", "01414960", "01514960",
-                          "01614960", "02890180", "02920180", "03069990", "08081570", "09098790")):
+    if digits.startswith(
+        (
+            "07700900",
+            "01632960",
+            "02079460",
+            "01134960",
+            "01144960",
+            "01164960",
+            "01174960",
+            "01184960",
+            "01214960",
+            "01314960",
+            "01414960",
+            "01514960",
+            "01614960",
+            "02890180",
+            "02920180",
+            "03069990",
+            "08081570",
+            "09098790",
+        )
+    ):
         return "ofcom_drama_range"
     try:
         number = phonenumbers.parse(digits, "GB")

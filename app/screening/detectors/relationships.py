@@ -11,7 +11,8 @@ from app.screening.types import ScreenContext, Span
 # A named business ("Spotless Windows Ltd", "Acme Care Agency") identifies a business contact.
 _BUSINESS = re.compile(
     r"\b(?:[A-Z][\w&'\-]{1,30} ){1,4}(?:Ltd|Limited|plc|PLC|LLP|& Co|& Sons|Services|Agency|"
-    r"Contractors|Cleaning|Catering|Transport|Coaches|Taxis|Builders|Solutions)\b\.?"
+    r"Contractors|Cleaning|Catering|Transport|Coaches|Taxis|Cars|Cabs|Travel|Minibuses|Builders|"
+    r"Solutions|Care|Recruitment|Staffing)\b\.?"
 )
 
 
@@ -25,6 +26,7 @@ class RelationshipsDetector(LexiconDetector):
 
     Args:
         pack: The policy pack.
+
     """
 
     name: ClassVar[str] = "relationships"
@@ -46,4 +48,3 @@ class RelationshipsDetector(LexiconDetector):
             Signal("rel.business", Span(m.start(), m.end()), 0.8, self.name, "business_name")
             for m in _BUSINESS.finditer(text)
         ]
-

@@ -1,8 +1,12 @@
-"""Secrets and access information: passwords, PINs, door/keypad/alarm codes, Wi-Fi keys, API keys,
-tokens, logins, and where keys or codes are kept."""
+"""Secrets and access information.
+
+Passwords, PINs, door/keypad/alarm codes, Wi-Fi keys, API keys, tokens, logins, and where keys
+or codes are kept.
+"""
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import ClassVar
 
@@ -19,20 +23,22 @@ _ASSIGNMENT = re.compile(
 )
 # Words after a credential keyword that end the search for its value ("changed in 2019").
 _STOP = frozenset(
-    "in since by last from until after before years year times days minutes weeks months "
-    "ago and but so because".split()
+    "in since by last from until after before years year times days minutes weeks months ago and but so because".split()
 )
 _LINKS = frozenset("is are was = : - / now to as be with its it's here's new still".split())
 _CHUNK = re.compile(r"\S+")
+_LEET_WORD = re.compile(r"[a-z]+(?:[013457]+[a-z]+)+")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
 
 def _looks_secret(chunk: str) -> bool:
-    """A value worth hiding: has a digit (codes, 'sunflower!23') and is not just a price or time."""
+    """Return True for a value worth hiding: it has a digit (codes, 'sunflower!23') and is not just a price or time."""
     core = chunk.strip("\"'()[]{}<>,;.!?")
     if len(core) < 3 or not any(c.isdigit() for c in core):
         return False
     if core[0] in "£$€" or core.endswith(("%", "am", "pm", "th", "st", "nd", "rd", "mins", "hrs")):
+        return False
+    if _LEET_WORD.fullmatch(core):  # "w0rk", "c0de": a disguised word, not a value
         return False
     return not re.fullmatch(r"\d{1,2}[:.]\d{2}", core)
 
@@ -49,6 +55,7 @@ class SecretsDetector(LexiconDetector):
 
     Args:
         pack: The policy pack (token shapes in ``patterns.secret_tokens``, regex timeout).
+
     """
 
     name: ClassVar[str] = "secrets"
@@ -85,12 +92,16 @@ class SecretsDetector(LexiconDetector):
         for hit in keywords:
             out.append(Signal("secret.keyword", doc.span(hit.start, hit.end), 0.4, self.name,
                               hit.category, hit.entry))  # fmt: skip
-            value = self._value_after(text, hit.end)
+            # Read the value from the base view: leetspeak folding would turn "Password1" into
+            # "passwordi" and hide the digits that make it a secret.
+            base_pos = bisect.bisect_left(doc.norm.base.starts, doc.span(hit.start, hit.end).end)
+            value = self._value_after(doc.base, base_pos)
             if value:
                 start, end = value
-                chunk = text[start:end]
-                placeholder = "[CODE]" if chunk.rstrip("#*").isdigit() else "[SECRET]"
-                out.append(Signal("secret.credential", doc.span(start, end), 0.9, self.name,
+                chunk = doc.base[start:end]
+                numeric = chunk.replace(" ", "").rstrip("#*").isdigit()
+                placeholder = "[CODE]" if numeric else "[SECRET]"
+                out.append(Signal("secret.credential", doc.base_span(start, end), 0.9, self.name,
                                   hit.category, hit.entry, placeholder=placeholder))  # fmt: skip
         locations = doc.get("key_locations")
         if locations:
@@ -126,11 +137,21 @@ class SecretsDetector(LexiconDetector):
         if stop:
             window = window[: stop.start() + 1]
         linked = False
-        for k, m in enumerate(_CHUNK.finditer(window)):
+        chunks = list(_CHUNK.finditer(window))[:12]
+        for k, m in enumerate(chunks):
             chunk = m.group(0)
-            if k >= 12:
-                break
             word = chunk.strip(",;:")
+            if word.isdigit() and len(word) < 3:
+                # A code split into groups ("12 34", "5 51 2"): join consecutive digit groups.
+                end_m = m
+                digits = len(word)
+                for nxt in chunks[k + 1 :]:
+                    part = nxt.group(0).rstrip(",;.!?")
+                    if not part.rstrip("#*").isdigit() or len(part) > 4:
+                        break
+                    end_m, digits = nxt, digits + len(part)
+                if digits >= 3 and (k <= 1 or linked):
+                    return pos + m.start(), pos + end_m.start() + len(end_m.group(0).rstrip(",;.!?"))
             if _looks_secret(chunk):
                 # Right after the keyword, or after a linking word ("is", "=", "now", "/").
                 if k <= 1 or linked:

@@ -1,0 +1,1 @@
+"""Screening: the pure engine (engine, normalize, detectors, rules) plus its HTTP layer."""

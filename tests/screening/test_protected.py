@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+import pytest
+
+from app.screening.engine import Screener
+from app.screening.protected import ProtectedTermMatcher, normalize_term, term_digest
+from app.screening.types import Verdict
+from tests.screening.conftest import ctx
+
+KEY = b"test-secret-key-not-for-production"
+
+
+@pytest.fixture(scope="module")
+def protected_screener(screener: Screener) -> Screener:
+    entries = [
+        (term_digest("Jack", KEY), "child_name"),
+        (term_digest("Priya Okafor", KEY), "family_name"),
+        (term_digest("Bluebird", KEY), "code_name"),
+        (term_digest("8642", KEY), "access_code"),
+        (term_digest("Gareth", KEY), "staff_name"),
+    ]
+    return screener.with_protected(ProtectedTermMatcher(entries, KEY))
+
+
+@pytest.mark.parametrize(
+    ("value", "normal"),
+    [
+        ("Jack", "jack"),
+        ("JACK", "jack"),
+        ("J.a.c.k", "jack"),
+        ("J a c k", "jack"),
+        ("J4ck", "jack"),
+        ("  Priya   Okafor ", "priya okafor"),
+        ("Mary-Jane", "mary jane"),
+        ("Јack", "jack"),  # Cyrillic J
+    ],
+)
+def test_normalize_term(value, normal):
+    assert normalize_term(value) == normal
+
+
+def test_digest_is_keyed_and_hides_the_term():
+    digest = term_digest("Jack", KEY)
+    assert len(digest) == 64 and "jack" not in digest.lower()
+    assert digest == term_digest("J.A.C.K", KEY)
+    assert digest != term_digest("Jack", b"another-key")
+
+
+@pytest.mark.parametrize(
+    ("text", "covered"),
+    [
+        ("Had a lovely day with Jack today", "Jack"),
+        ("JACK was brilliant", "JACK"),
+        ("well done J.a.c.k!", "J.a.c.k"),
+        ("shout out to J a c k", "J a c k"),
+        ("go J\u200back", "J\u200back"),
+    ],
+)
+def test_registered_child_name_blocks_with_span(protected_screener, text, covered):
+    result = protected_screener.screen(text, ctx("staff"))
+    assert result.verdict is Verdict.BLOCK
+    finding = next(f for f in result.findings if f.rule_id == "SM-CONFIDENTIAL")
+    assert [text[s.start : s.end] for s in finding.spans] == [covered]
+    assert covered not in result.suggested_text
+    assert "[NAME]" in result.suggested_text
+
+
+def test_family_name_code_name_and_access_code(protected_screener):
+    family = protected_screener.screen("Saw Priya Okafor at the shop", ctx("volunteer"))
+    assert "SM-CONFIDENTIAL" in family.rule_ids and family.verdict is Verdict.BLOCK
+    code = protected_screener.screen("Project Bluebird is go", ctx("staff"))
+    assert "SM-CONFIDENTIAL" in code.rule_ids
+    access = protected_screener.screen("remember 8 6 4 2 everyone", ctx("staff"))
+    assert "SM-ACCESS" in access.rule_ids and access.verdict is Verdict.BLOCK
+    assert "[CODE]" in access.suggested_text
+
+
+def test_staff_name_only_identifies_a_colleague(protected_screener):
+    neutral = protected_screener.screen("Gareth made tea for everyone", ctx("staff"))
+    assert neutral.verdict is Verdict.ALLOW
+    attack = protected_screener.screen("gareth is useless and lazy", ctx("staff"))
+    assert "SM-RELATIONSHIPS" in attack.rule_ids and attack.verdict is Verdict.BLOCK
+
+
+def test_without_matcher_the_name_is_not_special(screener):
+    assert screener.screen("Had a lovely day with Jack today", ctx("staff")).verdict is Verdict.ALLOW
+
+
+def test_with_protected_shares_compiled_state(screener, protected_screener):
+    assert protected_screener._lexicon is screener._lexicon
+    assert screener.protected is None
+
+
+def test_matcher_validates_entries():
+    with pytest.raises(ValueError):
+        ProtectedTermMatcher([("00" * 32, "pet_name")], KEY)
+    with pytest.raises(ValueError):
+        ProtectedTermMatcher([("not-hex", "child_name")], KEY)
+    assert len(ProtectedTermMatcher([], KEY)) == 0
