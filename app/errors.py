@@ -115,7 +115,7 @@ class PreconditionFailed(AppError):
 
 
 class PayloadTooLarge(AppError):
-    """The body, the text or the batch is over its limit."""
+    """The request body is over `max_body_bytes` (a text or batch over its own limit is a 422)."""
 
     status, slug, title = 413, "payload-too-large", "Content Too Large"
 
@@ -310,7 +310,7 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "The resource does not exist.",
         409: "The request conflicts with the current state.",
         412: "The `If-Match` version is stale; re-read and retry.",
-        413: "The body, text or batch is over its limit.",
+        413: "The request body is over the size limit (`POLICY_MAX_BODY_BYTES`); longer texts and batches are 422.",
         415: "The body is not in the media type this operation accepts.",
         422: "Validation failed; `errors` names each offending field.",
         428: "`If-Match` is required for this operation.",

@@ -121,7 +121,7 @@ class Screener:
             if s.kind == "detector.timeout"
         )
         indexed = Signals(signals)
-        data = RuleInput(indexed, context, self.pack, len(text))
+        data = RuleInput(indexed, context, self.pack, len(text), text)
         replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, ())]
 
         def redact(start: int, end: int) -> str:

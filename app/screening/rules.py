@@ -42,9 +42,7 @@ REDACT_ALWAYS = frozenset(
     }
 )
 #: Names are redacted only when a finding is about people (a colleague's name in a thank-you is fine).
-REDACT_WITH_PEOPLE = frozenset(
-    {"pii.name", "pii.name_age", "pii.name_family", "pii.school", "protected.staff_name"}
-)
+REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_age", "pii.name_family", "pii.school", "protected.staff_name"})
 
 
 class Signals:
@@ -59,6 +57,10 @@ class Signals:
 
     def get(self, *kinds: str) -> list[Signal]:
         """Return the signals of any of ``kinds``, in text order (a fresh list)."""
+        return list(self._sorted(kinds))
+
+    def _sorted(self, kinds: tuple[str, ...]) -> list[Signal]:
+        """Return the shared, memoised list for ``kinds`` (callers must not mutate it)."""
         cached = self._memo.get(kinds)
         if cached is None:
             cached = []
@@ -67,7 +69,7 @@ class Signals:
             if len(kinds) > 1:
                 cached.sort(key=lambda s: (s.span.start, s.span.end, s.kind))
             self._memo[kinds] = cached
-        return list(cached)
+        return cached
 
     def has(self, *kinds: str) -> bool:
         """Return True if any signal of ``kinds`` exists."""
@@ -76,7 +78,7 @@ class Signals:
     def near(self, anchor: Signal, kinds: Iterable[str], window: int) -> Signal | None:
         """Return the closest signal of ``kinds`` within ``window`` characters of ``anchor``."""
         best: tuple[int, Signal] | None = None
-        for s in self.get(*kinds):
+        for s in self._sorted(tuple(kinds)):
             if s is anchor:
                 continue
             gap = max(s.span.start - anchor.span.end, anchor.span.start - s.span.end, 0)
@@ -93,6 +95,7 @@ class RuleInput:
     context: ScreenContext
     pack: PolicyPack
     text_length: int
+    text: str = ""
 
     @property
     def insider(self) -> bool:
@@ -110,7 +113,7 @@ PEOPLE_TARGET_SPECIFIC = ("rel.target_specific", "rel.business", "pii.name", "pi
                           "protected.family_name")  # fmt: skip
 PEOPLE_TARGET_GROUP = ("rel.target", "pii.su_ref")
 ADULT_TARGETS = ("rel.target_specific", "rel.business", "pii.name", "protected.staff_name")
-ADULT_ROLE_WORDS = ("rel.target_specific", "rel.target", "rel.business", "affil.claim")
+ADULT_ROLE_WORDS = ("rel.target_specific", "affil.claim")
 HARSH = ("offensive.degrading", "offensive.discriminatory", "offensive.slur", "offensive.abuse")
 KIDS = ("pii.su_ref", "pii.child_word", "rel.target")
 
@@ -238,7 +241,7 @@ def _child_identifiers(d: RuleInput) -> list[Signal]:
     """Names or faces that identify a child or family who (may) use the service."""
     s = d.signals
     out = s.get("pii.name_age", "pii.name_family", "pii.photo_faces")
-    context_kinds = ("pii.child_word", "pii.su_ref", "pii.health", "pii.incident")
+    context_kinds = ("pii.child_word", "pii.health", "pii.incident")
     for name in s.get("pii.name"):
         if s.near(name, context_kinds, 30) and not s.near(name, ADULT_ROLE_WORDS, 30):
             out.append(name)
@@ -265,7 +268,9 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     if s.has("pii.nhs"):
         return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get("pii.nhs")[0],
                       "The post discloses an NHS number.", extra=s.get("pii.dob", "pii.name"))  # fmt: skip
-    link = s.get(*ORG_ANY, "pii.su_ref", "pii.service_place") or (s.get("org.workplace", "affil.claim") if d.insider else [])
+    link = s.get(*ORG_ANY, "pii.su_ref", "pii.service_place") or (
+        s.get("org.workplace", "affil.claim") if d.insider else []
+    )
     own = s.has("pii.own_child")
     identifiers = _child_identifiers(d)
     details = s.get("pii.dob", "pii.address", "pii.school", "pii.phone", "pii.postcode")
@@ -397,7 +402,8 @@ def rule_reputation(d: RuleInput, b: _Builder) -> Finding | None:
                       "The post boasts about misconduct at work.",
                       support=work[0] if work else None)  # fmt: skip
     generic = [g for g in s.get("conduct.generic") if s.near(g, WORK, 80)]
-    if len(generic) >= 2 or (generic and s.has("conduct.soft")):
+    at_work = [g for g in generic if s.near(g, WORK, 25)]
+    if len(generic) >= 2 or (generic and s.has("conduct.soft")) or at_work:
         return b.make("SM-REPUTATION", Verdict.BLOCK, generic[0],
                       "The post describes behaviour at work that amounts to misconduct.",
                       support=s.near(generic[0], WORK, 80))  # fmt: skip
@@ -429,8 +435,7 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
     ]
     for term in terms:
         if term.kind == "rel.negative" and (
-            s.near(term, (*PEOPLE_TARGET_SPECIFIC, *PEOPLE_TARGET_GROUP), 40)
-            or not s.near(term, ORG_ANY, 50)
+            s.near(term, (*PEOPLE_TARGET_SPECIFIC, *PEOPLE_TARGET_GROUP), 40) or not s.near(term, ORG_ANY, 50)
         ):
             continue  # disparaging words are a complaint only when aimed at the organisation
         if s.near(term, ("complaint.neutral",), 40) and neutral:
@@ -451,6 +456,14 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
             return b.make("SM-COMPLAINT", Verdict.REVIEW, term,
                           "The post appears to complain about the organisation without naming it.",
                           support=target)  # fmt: skip
+    # Families and service users asking pointed questions about the service are implicit
+    # complaints ("the post is only an insinuation or question").
+    if d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER) and "?" in (d.text):
+        org = s.get(*ORG_ANY)
+        if org:
+            return b.make("SM-COMPLAINT", Verdict.REVIEW, org[0],
+                          "The post questions the organisation in public; concerns should go "
+                          "through the proper channel.")  # fmt: skip
     # A business contact attacked over an organisation matter is a complaint as well.
     if s.has("rel.business") and (explicit or implicit or s.has("org.workplace")):
         for neg in s.get("rel.negative", *HARSH, "complaint.strong"):

@@ -80,7 +80,7 @@ def test_affiliation(detectors, make_doc, text, expected):
     ("text", "expected"),
     [
         ("Your article is one-sided and misleading", {"debate.argue", "debate.media"}),
-        ("There's more to this story than people think", {"debate.hint"}),
+        ("There's more to it than people think", {"debate.hint"}),
         ("My manager said I could share this", {"debate.claimed_authority"}),
         ("@TownGazetteNews please check your facts", {"debate.media"}),
     ],
@@ -118,9 +118,9 @@ def test_relationships(detectors, make_doc, text, expected):
     ("text", "expected"),
     [
         ("He's a total spastic", {"offensive.slur"}),
-        ("Time to take our country back", {"offensive.extremist"}),
-        ("the kids were feral today", {"offensive.degrading"}),
-        ("they can't even speak English", {"offensive.discriminatory"}),
+        ("Remigration now, the great replacement is coming", {"offensive.extremist"}),
+        ("that group was absolutely feral this morning", {"offensive.degrading"}),
+        ("half of them can't speak English anyway", {"offensive.discriminatory"}),
         ("pulled a sickie for the match", {"conduct.boast"}),
         ("shit day, bloody buses", {"offensive.profanity"}),
         ("Someone called my son a retard, that is not okay", {"offensive.slur", "offensive.condemnation"}),

@@ -58,7 +58,7 @@ from tests.screening.conftest import ctx
         # SM-RELATIONSHIPS / SM-REPUTATION
         ("My manager Dave is useless and lazy", "staff", {}, "block", {"SM-RELATIONSHIPS"}),
         ("Some parents are so rude at pick up", "staff", {}, "review", {"SM-RELATIONSHIPS"}),
-        ("Time to take our country back from the invaders", "volunteer", {}, "block", {"SM-REPUTATION"}),
+        ("Sieg heil lads, white power forever", "volunteer", {}, "block", {"SM-REPUTATION"}),
         ("Pulled a sickie to go to the races 😂", "staff", {}, "block", {"SM-REPUTATION"}),
         ("Someone called my son a retard today. Not okay.", "family_member", {}, "allow", set()),
         ("shit day, bloody buses", "staff", {}, "allow", set()),

@@ -86,7 +86,6 @@ class SecretsDetector(LexiconDetector):
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Pair keywords with values and locations; look for assignments and token shapes."""
         out: list[Signal] = []
-        text = doc.text
         keywords = doc.get("credential_terms") + doc.get("premises_code_terms")
         keywords.sort(key=lambda h: h.start)
         for hit in keywords:
