@@ -15,6 +15,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.validation import CONTROL_CHARACTER_PATTERNS
+
 logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -221,6 +223,16 @@ def _unsupported_media_type(request: Request, errors: Any) -> str | None:
     return None if accepted else expected
 
 
+def _message(err: dict[str, Any]) -> str:
+    # The shared no-control-characters pattern reads badly as a regex; say what it means.
+    if (
+        err.get("type") == "string_pattern_mismatch"
+        and (err.get("ctx") or {}).get("pattern") in CONTROL_CHARACTER_PATTERNS
+    ):
+        return "must not contain control characters (tab, LF and CR are allowed in prose)"
+    return str(err.get("msg", ""))
+
+
 async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
     errors = exc.errors()
     # A body in another media type (text/plain, a form to a JSON operation, JSON to the token form,
@@ -249,7 +261,7 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
             errors=[{"field": "body", "message": "invalid JSON", "type": "json_invalid"}],
         )
     fields = [
-        {"field": _field_name(err.get("loc", ())), "message": err.get("msg", ""), "type": err.get("type", "")}
+        {"field": _field_name(err.get("loc", ())), "message": _message(err), "type": err.get("type", "")}
         for err in errors
     ]
     names = ", ".join(sorted({f["field"] for f in fields}))

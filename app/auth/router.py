@@ -27,9 +27,11 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
 def issue_token(
     request: Request,
     session: SessionDep,
-    grant_type: Annotated[str, Form(description="Must be `client_credentials`.", examples=["client_credentials"])],
-    client_id: Annotated[str, Form(max_length=64, description="From `python -m app create-client`.")],
-    client_secret: Annotated[str, Form(max_length=200, description="Shown once at client creation.")],
+    grant_type: Annotated[
+        str, Form(min_length=1, description="Must be `client_credentials`.", examples=["client_credentials"])
+    ],
+    client_id: Annotated[str, Form(min_length=1, max_length=64, description="From `python -m app create-client`.")],
+    client_secret: Annotated[str, Form(min_length=1, max_length=200, description="Shown once at client creation.")],
     scope: Annotated[
         str | None,
         Form(max_length=1000, description="Space-separated subset of the client's scopes; all of them if omitted."),

@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.validation import single_line
+
 
 class GrantStatus(StrEnum):
     """Where a grant stands right now."""
@@ -35,8 +37,8 @@ class AuthorityCreate(BaseModel):
         },
     )
 
-    person_id: str = Field(min_length=1, max_length=200, description="The author id screenings cite.")
-    topic: str = Field(min_length=1, max_length=200, description="What the person may speak about.")
+    person_id: single_line(200) = Field(description="The author id screenings cite.")
+    topic: single_line(200) = Field(description="What the person may speak about.")
     valid_from: AwareDatetime | None = Field(default=None, description="Start (aware); now when omitted.")
     valid_until: AwareDatetime = Field(description="End (aware, exclusive); after `valid_from`.")
 

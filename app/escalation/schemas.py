@@ -10,10 +10,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.escalation.ladder import Action, EventKind, Role, Stage, Status
+from app.validation import plain_text
 
-Reason = Field(
-    min_length=1, max_length=2000, description="Why, in the manager's words (kept in the history)."
-)
+Reason = Field(description="Why, in the manager's words (kept in the history).")
+ReasonText = plain_text(2000)
 
 
 class AdvanceAction(StrEnum):
@@ -50,7 +50,7 @@ class AdvanceRequest(BaseModel):
         },
     )
 
-    reason: str = Reason
+    reason: ReasonText = Reason
     incident_ids: list[uuid.UUID] = Field(
         default_factory=list,
         max_length=100,
@@ -71,7 +71,7 @@ class ResolveRequest(BaseModel):
         json_schema_extra={"examples": [{"reason": "No further posts for six months."}]},
     )
 
-    reason: str = Reason
+    reason: ReasonText = Reason
 
 
 class AppealRequest(BaseModel):
@@ -84,7 +84,7 @@ class AppealRequest(BaseModel):
         },
     )
 
-    reason: str = Reason
+    reason: ReasonText = Reason
 
 
 class AppealDecisionRequest(BaseModel):
@@ -100,7 +100,7 @@ class AppealDecisionRequest(BaseModel):
     )
 
     outcome: AppealOutcome
-    reason: str = Reason
+    reason: ReasonText = Reason
 
 
 class EventRead(BaseModel):

@@ -91,7 +91,7 @@ def list_incidents(
     ] = None,
     limit: int = Query(50, ge=1, le=200),
     cursor: str | None = Query(
-        None, max_length=500, description="`next_cursor` of the previous page."
+        None, description="`next_cursor` of the previous page (opaque; a tampered one is a 400)."
     ),
 ) -> IncidentPage:
     """List incidents, newest recorded first, filtered by subject, platform or date range."""

@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.escalation.ladder import Role, Stage, Status
+from app.validation import plain_text
 
 SubjectId = Annotated[
     str,
@@ -75,12 +76,9 @@ class IncidentCreate(BaseModel):
     posted_at: Annotated[AwareDatetime, AfterValidator(_not_in_future)] = Field(
         description="When the post was published; with a timezone, not in the future."
     )
-    summary: str = Field(
-        min_length=1, max_length=2000, description="What was posted, in HR's words."
-    )
-    evidence: str | None = Field(
+    summary: plain_text(2000) = Field(description="What was posted, in HR's words.")
+    evidence: plain_text(10_000) | None = Field(
         default=None,
-        max_length=10_000,
         description="HR's evidence; returned only to incidents:read.",
     )
     screening_id: uuid.UUID | None = Field(

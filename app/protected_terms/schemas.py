@@ -8,6 +8,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.validation import single_line
+
 
 class TermKind(StrEnum):
     """What a protected term is."""
@@ -28,9 +30,7 @@ class ProtectedTermCreate(BaseModel):
     )
 
     kind: TermKind
-    value: str = Field(
-        min_length=1,
-        max_length=200,
+    value: single_line(200) = Field(
         description="The name or code; normalised and hashed with the server key, never stored or returned.",
     )
 

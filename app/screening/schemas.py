@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.screening.types import AuthorRole, Severity, Verdict
+from app.validation import MULTI_LINE_PATTERN, single_line
 
 _POST_EXAMPLE = {
     "text": "Great day volunteering at the centre! Call me on 07700 900123 about the raffle.",
@@ -25,7 +26,7 @@ class Author(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=200, description="The author's id in your HR system.")
+    id: single_line(200) = Field(description="The author's id in your HR system.")
     role: AuthorRole = Field(description="The author's relationship to the organisation.")
 
 
@@ -56,11 +57,13 @@ class PostIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [_POST_EXAMPLE]})
 
     text: str = Field(
+        min_length=1,
+        json_schema_extra={"pattern": MULTI_LINE_PATTERN},
         description="The post as it would be published. At most `POLICY_MAX_TEXT_CHARS` (default "
         "10,000) characters; control characters other than tab, LF and CR are rejected (422).",
     )
     author: Author
-    platform: str = Field(min_length=1, max_length=50, examples=["facebook", "x", "instagram"])
+    platform: single_line(50) = Field(examples=["facebook", "x", "instagram"])
     context: PostContext = Field(default_factory=PostContext)
 
 
