@@ -12,13 +12,8 @@ from app.screening.types import ScreenContext, Span
 _BUSINESS = re.compile(
     r"\b(?:[A-Z][\w&'\-]{1,30} ){1,4}(?:Ltd|Limited|plc|PLC|LLP|& Co|& Sons|Services|Agency|"
     r"Contractors|Cleaning|Catering|Transport|Coaches|Taxis|Cars|Cabs|Travel|Minibuses|Builders|"
-    r"Solutions|Care|Recruitment|Staffing|Electrical|Electrics|Plumbing|Heating|Maintenance|Security|"
-    r"Facilities|Joinery|Roofing|Decorators|Decorating|Hire|Logistics|Caterers|Kitchens|Supplies|Buses)\b\.?"
+    r"Solutions|Care|Recruitment|Staffing)\b\.?"
 )
-# A determiner that makes a role noun point at one identifiable person ("my manager", "that
-# coordinator", "the new trustee") or at the organisation's own supplier ("our caterers").
-_DETERMINERS = ("my ", "our ", "that ", "this ", "her ", "his ", "the ", "my new ", "our new ", "the new ",
-                "that new ", "this new ", "their ", "your ", "my old ", "our old ")
 
 
 class RelationshipsDetector(LexiconDetector):
@@ -37,29 +32,19 @@ class RelationshipsDetector(LexiconDetector):
     name: ClassVar[str] = "relationships"
     version: ClassVar[str] = "1"
     categories: ClassVar[frozenset[str]] = frozenset({"SM-RELATIONSHIPS"})
-    lexicons: ClassVar[tuple[str, ...]] = ("rel_targets", "rel_targets_specific", "rel_negative", "rel_role_nouns",
-                                           "rel_business_roles")
+    lexicons: ClassVar[tuple[str, ...]] = ("rel_targets", "rel_targets_specific", "rel_negative")
     signal_table: ClassVar[dict[str, tuple[str, float]]] = {
         "rel_targets": ("rel.target", 0.5),
         "rel_targets_specific": ("rel.target_specific", 0.8),
         "rel_negative": ("rel.negative", 0.6),
-        "rel_business_roles": ("rel.business_role", 0.6),
     }
 
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Named businesses (read from the original text: capitalisation matters)."""
-        out: list[Signal] = []
-        for kind, category in (("rel.target_specific", "rel_role_nouns"), ("rel.business", "rel_business_roles")):
-            for hit in doc.get(category):
-                before = doc.text[max(0, hit.start - 12) : hit.start]
-                if before.endswith(_DETERMINERS) and (category == "rel_role_nouns" or not before.endswith("the ")):
-                    out.append(Signal(kind, doc.span(hit.start, hit.end), 0.8, self.name, "role_with_determiner",
-                                      hit.entry))  # fmt: skip
         text = doc.original
         if len(text) > 20000:  # names of businesses are a short-post concern; bound the scan
             text = text[:20000]
-        out.extend(
+        return [
             Signal("rel.business", Span(m.start(), m.end()), 0.8, self.name, "business_name")
             for m in _BUSINESS.finditer(text)
-        )
-        return out
+        ]
