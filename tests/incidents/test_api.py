@@ -31,7 +31,7 @@ def test_create_returns_201_location_fields_and_case(client, hr, session):
     assert actions[-2:] == ["incident.created", "escalation.opened"]
     assert verify(session).ok
     details = (
-        session.exec(select(AuditEvent).where(AuditEvent.action == "incident.created"))
+        session.exec(select(AuditEvent).where(AuditEvent.action == "incident.created").order_by(AuditEvent.seq))
         .all()[-1]
         .details
     )

@@ -35,7 +35,7 @@ def test_batch_answers_in_order_and_stores_all(client, auth, session):
     assert _count(session) == before + 5
     stored = session.get(Screening, uuid.UUID(items[3]["id"]))
     assert stored is not None
-    events = session.exec(select(AuditEvent).where(AuditEvent.action == "screening.batch_created")).all()
+    events = session.exec(select(AuditEvent).where(AuditEvent.action == "screening.batch_created").order_by(AuditEvent.seq)).all()
     assert events and events[-1].details["count"] == 5
 
 
