@@ -9,6 +9,7 @@ inside the band of its action so the verdict and the score never disagree.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -45,6 +46,9 @@ REDACT_ALWAYS = frozenset(
 REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_age", "pii.name_family", "pii.school", "protected.staff_name"})
 
 
+_NO_SIGNALS: list[Signal] = []  # shared and never mutated
+
+
 class Signals:
     """Signals indexed by kind, with proximity helpers (offsets in the original text)."""
 
@@ -57,10 +61,14 @@ class Signals:
 
     def get(self, *kinds: str) -> list[Signal]:
         """Return the signals of any of ``kinds``, in text order (a fresh list)."""
+        if len(kinds) == 1:
+            return list(self.by_kind.get(kinds[0], ()))
         return list(self._sorted(kinds))
 
     def _sorted(self, kinds: tuple[str, ...]) -> list[Signal]:
         """Return the shared, memoised list for ``kinds`` (callers must not mutate it)."""
+        if len(kinds) == 1:
+            return self.by_kind.get(kinds[0], _NO_SIGNALS)  # one kind: already in emission order
         cached = self._memo.get(kinds)
         if cached is None:
             cached = []
@@ -349,7 +357,7 @@ def rule_relationships(d: RuleInput, b: _Builder) -> Finding | None:
                 continue
             person = s.near(neg, ADULT_TARGETS, 40)
             if person is None:
-                group = s.near(neg, PEOPLE_TARGET_GROUP, 40)
+                group = _group_target(d, neg, 40)
                 if group is not None and best is None:
                     best = b.make("SM-RELATIONSHIPS", Verdict.REVIEW, neg,
                                   "The post complains about people the organisation works with.",
@@ -364,7 +372,13 @@ def rule_relationships(d: RuleInput, b: _Builder) -> Finding | None:
             return b.make("SM-RELATIONSHIPS", Verdict.BLOCK, neg,
                           "The post attacks an identifiable colleague, family, service user or "
                           "business contact.", support=specific)  # fmt: skip
-        group = s.near(neg, PEOPLE_TARGET_GROUP, 100)
+        business = s.near(neg, ("rel.business_role",), 80)
+        at_work = s.has(*ORG_ANY, "org.workplace", "affil.claim")
+        if business is not None and at_work and neg.kind != "offensive.ability_insult":
+            return b.make("SM-RELATIONSHIPS", Verdict.BLOCK, neg,
+                          "The post attacks a business contact the organisation works with.",
+                          support=business)  # fmt: skip
+        group = _group_target(d, neg, 100)
         if group is not None and best is None:
             harsh = neg.kind in HARSH
             action = Verdict.BLOCK if harsh else Verdict.REVIEW
@@ -372,12 +386,53 @@ def rule_relationships(d: RuleInput, b: _Builder) -> Finding | None:
                           "The post disparages people the organisation works with.", support=group)  # fmt: skip
     if best is None:
         for dig in s.get("complaint.insinuation"):
-            group = s.near(dig, PEOPLE_TARGET_GROUP, 60)
+            group = _group_target(d, dig, 60)
             if group is not None and s.near(dig, ORG_ANY, 60) is None:
                 return b.make("SM-RELATIONSHIPS", Verdict.REVIEW, dig,
                               "The post makes a veiled dig at people the organisation works with.",
                               support=group)  # fmt: skip
     return best
+
+
+#: A group named as the ones wronged: "treats its sessional staff", "no money for staff pay".
+_BENEFICIARY = re.compile(
+    r"\b(?:treat\w*|for|to|working|fail\w*|let down|on behalf of)\s+"
+    r"(?:(?:its|their|our|the|all|of)\s+)?(?:[a-z'\-]+\s+)?$"
+)
+
+
+def _group_target(d: RuleInput, neg: Signal, window: int) -> Signal | None:
+    """Return the group of people a disparaging word is aimed at, if any.
+
+    Groups named as the ones wronged ("a disgusting way to treat families", "no money for staff
+    pay") are skipped, and so is a group when the organisation itself sits closer to the word (the
+    post blames the organisation: a complaint, not an attack on people).
+    """
+    s = d.signals
+    if not (d.insider or s.has(*WORK)):
+        return None  # "some of the dads at football club": no working relationship in sight
+    candidates = []
+    for g in s._sorted(PEOPLE_TARGET_GROUP):
+        gap = max(g.span.start - neg.span.end, neg.span.start - g.span.end, 0)
+        if gap > window:
+            continue
+        before = d.text[max(0, g.span.start - 30) : g.span.start].lower()
+        if _BENEFICIARY.search(before):
+            continue
+        if g.kind == "pii.su_ref" and any(
+            o.span.start < g.span.end and g.span.start < o.span.end for o in s._sorted(ORG_ANY)
+        ):
+            continue  # "Saturday club" names the service, not people
+        candidates.append((gap, g))
+    if not candidates:
+        return None
+    gap_group, group = min(candidates, key=lambda c: c[0])
+    org = s.near(neg, ORG_ANY, 100)
+    if org is not None and not (org.span.start < group.span.end and group.span.start < org.span.end):
+        gap_org = max(org.span.start - neg.span.end, neg.span.start - org.span.end, 0)
+        if gap_org <= gap_group:
+            return None
+    return group
 
 
 def rule_reputation(d: RuleInput, b: _Builder) -> Finding | None:
@@ -456,6 +511,14 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
             return b.make("SM-COMPLAINT", Verdict.REVIEW, term,
                           "The post appears to complain about the organisation without naming it.",
                           support=target)  # fmt: skip
+    # Families and service users being sarcastic about a decision are hinting at a complaint about
+    # the service even when they do not name it ("whoever decided to move the club to a weekday...").
+    if d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER):
+        sarcasm = [t for t in s.get("complaint.insinuation") if t.pattern_name == "sarcasm"]
+        if sarcasm:
+            return b.make("SM-COMPLAINT", Verdict.REVIEW, sarcasm[0],
+                          "The post makes a sarcastic hint about how the service is run; concerns "
+                          "should go through the proper channel.")  # fmt: skip
     # Families and service users asking pointed questions about the service are implicit
     # complaints ("the post is only an insinuation or question").
     if d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER) and "?" in (d.text):
@@ -465,9 +528,9 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
                           "The post questions the organisation in public; concerns should go "
                           "through the proper channel.")  # fmt: skip
     # A business contact attacked over an organisation matter is a complaint as well.
-    if s.has("rel.business") and (explicit or implicit or s.has("org.workplace")):
+    if s.has("rel.business", "rel.business_role") and (explicit or implicit or s.has("org.workplace")):
         for neg in s.get("rel.negative", *HARSH, "complaint.strong"):
-            biz = s.near(neg, ("rel.business",), 120)
+            biz = s.near(neg, ("rel.business", "rel.business_role"), 120)
             if biz is not None:
                 return b.make("SM-COMPLAINT", Verdict.BLOCK, neg,
                               "The post complains in public about a business contact used by the "
@@ -501,7 +564,7 @@ def rule_debate(d: RuleInput, b: _Builder) -> Finding | None:
         return b.make("SM-DEBATE", Verdict.REVIEW, (argue or hint or venue)[0],
                       "The post may be debating an organisation matter in public.",
                       support=implicit[0])  # fmt: skip
-    if hint:
+    if hint and d.insider:
         return b.make("SM-DEBATE", Verdict.REVIEW, hint[0],
                       "The post hints at inside knowledge in a public discussion.")  # fmt: skip
     if argue and s.has("debate.media"):

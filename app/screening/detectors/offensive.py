@@ -9,7 +9,7 @@ from app.policy.pack import PolicyPack
 from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.types import ScreenContext
 
-_MASKED = re.compile(r"(?<![\w*#%!])[^\W\d_]{1,3}[*#%!]{1,4}[^\W\d_]{0,8}(?![\w*#%!])")
+_MASKED = re.compile(r"(?<![\w*#%!@$])[^\W\d_]{1,3}[*#%!@$]{1,4}[^\W\d_]{0,8}(?![\w*#%!@$])")
 _NEGATIONS = ("not ", "n't ", "never ", "no ", "nobody ", "isn't ")
 
 
@@ -76,12 +76,12 @@ class OffensiveDetector(LexiconDetector):
         """Find slurs with letters replaced by symbols, keeping first and visible letters."""
         out: list[Signal] = []
         base = doc.base
-        if not any(c in base for c in "*#%!"):
+        if not any(c in base for c in "*#%!@$"):
             return out
         for m in _MASKED.finditer(base):
             token = m.group(0)
             for word, kind in self._masked_targets.get(len(token), ()):
-                if all(t == w or t in "*#%!" for t, w in zip(token, word, strict=True)):
+                if all(t == w or t in "*#%!@$" for t, w in zip(token, word, strict=True)):
                     out.append(Signal(kind, doc.base_span(m.start(), m.end()), 0.85, self.name,
                                       "masked_word", word))  # fmt: skip
                     break

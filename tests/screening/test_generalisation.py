@@ -1,0 +1,121 @@
+"""Concept-level behaviour of the weak concerns, on sentences written for these tests.
+
+The two JSONL files are labelled from the conventions in the evaluation README alone (not from any
+evaluation set): ``fresh_posts.jsonl`` was written before the engine was tuned, and
+``fresh_posts_holdout.jsonl`` after a first round of tuning, ``fresh_posts_final.jsonl`` after a
+second. Each was scored before the engine was tuned on it; all are regression guards now.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.screening.evaluate import evaluate
+from tests.screening.conftest import ctx
+
+HERE = Path(__file__).parent
+
+
+@pytest.mark.parametrize("name", ["fresh_posts.jsonl", "fresh_posts_holdout.jsonl", "fresh_posts_final.jsonl"])
+def test_fresh_posts_score_well(screener, name):
+    records = [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line]
+    m = evaluate(records, screener)
+    assert m["verdict_accuracy"] >= 0.93
+    assert m["block_recall"] >= 0.9
+    assert m["false_block_rate"] == 0.0
+
+
+def _rules(result):
+    return {f.rule_id: f.action.value for f in result.findings}
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("That supervisor of ours is bone idle, sits in the office all day doing sod all.", "staff"),
+        ("Our new treasurer hasn't got a clue, the accounts are a joke.", "trustee"),
+        ("Mi jefe es un idiota, nunca escucha a nadie.", "staff"),
+        ("Mój szef jest beznadziejny i nic nie robi.", "staff"),
+    ],
+)
+def test_attack_on_an_identifiable_role_blocks(screener, text, role):
+    result = screener.screen(text, ctx(role))
+    assert _rules(result).get("SM-RELATIONSHIPS") == "block"
+
+
+def test_business_contact_attacked_over_a_work_matter(screener):
+    text = "The electrician we had in at work was an absolute cowboy, left wires hanging in the kids' room."
+    rules = _rules(screener.screen(text, ctx("staff")))
+    assert rules.get("SM-RELATIONSHIPS") == "block"
+    assert "SM-COMPLAINT" in rules
+
+
+def test_people_wronged_by_the_organisation_are_not_its_target(screener):
+    text = "Independence Project, what a shocking way to treat the families who rely on you."
+    rules = _rules(screener.screen(text, ctx("family_member")))
+    assert rules.get("SM-COMPLAINT") == "block"
+    assert "SM-RELATIONSHIPS" not in rules
+
+
+def test_veiled_dig_at_a_parent_is_review(screener):
+    text = "To the mum who keeps having a go at the volunteers at pick-up: we see you. Some people."
+    assert _rules(screener.screen(text, ctx("volunteer"))).get("SM-RELATIONSHIPS") == "review"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Round of applause for whoever decided to hold parents' evening during the school run 👏",
+        "Well done to the club for cancelling the trip the night before. Again.",
+    ],
+)
+def test_sarcastic_hint_from_a_family_is_a_complaint_review(screener, text):
+    result = screener.screen(text, ctx("family_member"))
+    assert _rules(result).get("SM-COMPLAINT") == "review"
+    assert result.verdict.value == "review"
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("Britain is full, ship them back where they came from.", "unknown"),
+        ("Lol he runs like a spacker", "staff"),
+        ("Those kids with ADHD are just badly parented, end of.", "unknown"),
+        ("Phoned in sick, actually at the beach 😎 don't tell work", "staff"),
+        ("Travellers are a problem round here, lock up your sheds.", "unknown"),
+    ],
+)
+def test_reputation_breaches_block(screener, text, role):
+    assert _rules(screener.screen(text, ctx(role))).get("SM-REPUTATION") == "block"
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("Told my manager I was struggling this week and she was brilliant about it.", "staff"),
+        ("Used the work minibus for the beach trip today, the kids loved the sea!", "staff"),
+        ("My line manager never lets us down, best boss I've had.", "staff"),
+        ("Thanks to whoever organised the Christmas party, it was brilliant!", "volunteer"),
+        ("Well done to everyone at Saturday club for a fantastic summer show 👏👏", "family_member"),
+        ("My landlord is useless, third week with no hot water.", "staff"),
+        ("Rang in sick today, flu has floored me 🤒", "staff"),
+        ("We're full for the summer scheme! Thank you everyone who booked.", "staff"),
+        ("Gay pride in Brighton was amazing this year 🌈", "unknown"),
+        ("Autistic kids aren't naughty, they're overwhelmed. Big difference.", "staff"),
+        ("Our caterers made a brilliant birthday cake for the kids today.", "staff"),
+        ("Debate tonight: should charities be able to campaign? Thoughts?", "unknown"),
+        ("Can't believe how much my son loves the centre, his smile says it all!", "family_member"),
+        ("Some of the dads at rugby are a nightmare on the touchline.", "family_member"),
+        # Advocacy about a protected group is not a sweeping claim against it.
+        ("Disabled people should be included in every decision about their lives.", "staff"),
+        ("Women should be paid the same as men, full stop.", "unknown"),
+        ("Disabled people are out in force at the march today!", "volunteer"),
+        ("Wheelchair users shouldn't have to fight for step-free access.", "staff"),
+    ],
+)
+def test_hard_negatives_stay_allowed(screener, text, role):
+    result = screener.screen(text, ctx(role))
+    assert result.verdict.value == "allow", _rules(result)
