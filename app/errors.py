@@ -338,6 +338,24 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
+def location_header(template: str) -> dict[str, dict[str, Any]]:
+    """Return the `headers` entry documenting a `Location` that names the resource, e.g. `/v1/incidents/{id}`."""
+    return {
+        "Location": {
+            "description": f"Path of the resource: `{template}`.",
+            "schema": {"type": "string", "format": "uri-reference"},
+        }
+    }
+
+
+def created_response(description: str, location: str) -> dict[int | str, dict[str, Any]]:
+    """Return the `responses=` entry for a 201 whose `Location` header names the new resource.
+
+    `location` is the path template, e.g. `/v1/incidents/{id}`; the body schema comes from `response_model`.
+    """
+    return {201: {"description": description, "headers": location_header(location)}}
+
+
 # The statuses every authenticated operation can return.
 COMMON_ERRORS = (400, 401, 403, 413, 422)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -13,12 +13,16 @@ from app.auth.tokens import Principal
 from app.authorities import service
 from app.authorities.schemas import AuthorityCreate, AuthorityPage, AuthorityRead, GrantStatus
 from app.db import SessionDep
-from app.errors import COMMON_ERRORS, problem_responses
+from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 
 router = APIRouter(prefix="/v1/authorities", tags=["authorities"])
 Manager = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE))]
 Reader = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE, Scope.SCREENINGS_READ))]
+AuthorityId = Annotated[
+    uuid.UUID,
+    Path(description="The grant's `id`, as in `Location`.", examples=["5b0a6c1e-2f43-4b8e-9c1d-3e7f9a2b6d40"]),
+]
 
 
 @router.post(
@@ -27,7 +31,10 @@ Reader = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE, Scope.SCR
     summary="Grant prior authority to speak publicly on a topic",
     status_code=201,
     response_model=AuthorityRead,
-    responses=problem_responses(*COMMON_ERRORS),
+    responses={
+        **created_response("Granted; `Location` names the grant.", "/v1/authorities/{authority_id}"),
+        **problem_responses(*COMMON_ERRORS),
+    },
 )
 def create_authority(
     body: AuthorityCreate, session: SessionDep, principal: Manager, idem: IdempotencyDep
@@ -69,6 +76,18 @@ def list_authorities(
     return AuthorityPage(items=[service.to_read(g) for g in items], next_cursor=next_cursor)
 
 
+@router.get(
+    "/{authority_id}",
+    operation_id="getAuthority",
+    summary="Read one prior-authority grant",
+    response_model=AuthorityRead,
+    responses=problem_responses(*COMMON_ERRORS, 404),
+)
+def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Reader) -> AuthorityRead:
+    """Return one grant with its status now (revoked grants included)."""
+    return service.to_read(service.get(session=session, grant_id=authority_id))
+
+
 @router.delete(
     "/{authority_id}",
     operation_id="revokeAuthority",
@@ -76,7 +95,7 @@ def list_authorities(
     response_model=AuthorityRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def revoke_authority(authority_id: uuid.UUID, session: SessionDep, principal: Manager) -> AuthorityRead:
+def revoke_authority(authority_id: AuthorityId, session: SessionDep, principal: Manager) -> AuthorityRead:
     """Revoke a grant and return it; the row stays for audit and revoking twice is harmless."""
     grant = service.revoke(session=session, grant_id=authority_id, actor=principal.sub)
     session.commit()

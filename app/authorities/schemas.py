@@ -29,9 +29,9 @@ class AuthorityCreate(BaseModel):
             "examples": [
                 {
                     "person_id": "emp-1042",
-                    "topic": "Summer fundraising appeal",
+                    "topic": "Fundraising appeals (standing spokesperson)",
                     "valid_from": "2026-01-05T09:00:00Z",
-                    "valid_until": "2026-02-05T17:00:00Z",
+                    "valid_until": "2099-12-31T17:00:00Z",
                 }
             ]
         },
@@ -59,9 +59,9 @@ class AuthorityRead(BaseModel):
                 {
                     "id": "5b0a6c1e-2f43-4b8e-9c1d-3e7f9a2b6d40",
                     "person_id": "emp-1042",
-                    "topic": "Summer fundraising appeal",
+                    "topic": "Fundraising appeals (standing spokesperson)",
                     "valid_from": "2026-01-05T09:00:00Z",
-                    "valid_until": "2026-02-05T17:00:00Z",
+                    "valid_until": "2099-12-31T17:00:00Z",
                     "granted_by": "manager-7",
                     "created_at": "2026-01-05T08:55:00Z",
                     "revoked_at": None,

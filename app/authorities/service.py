@@ -97,11 +97,17 @@ def list_grants(
     return split_page(list(session.exec(stmt).all()), limit)
 
 
-def revoke(*, session: Session, grant_id: uuid.UUID, actor: str) -> AuthorityGrant:
-    """Stamp a grant revoked (the row stays); revoking twice changes nothing."""
+def get(*, session: Session, grant_id: uuid.UUID) -> AuthorityGrant:
+    """Return one grant; 404 when unknown."""
     grant = session.get(AuthorityGrant, grant_id)
     if grant is None:
         raise NotFound(f"authority {grant_id} does not exist")
+    return grant
+
+
+def revoke(*, session: Session, grant_id: uuid.UUID, actor: str) -> AuthorityGrant:
+    """Stamp a grant revoked (the row stays); revoking twice changes nothing."""
+    grant = get(session=session, grant_id=grant_id)
     if grant.revoked_at is not None:
         return grant
     grant.revoked_at = utcnow()

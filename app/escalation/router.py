@@ -267,6 +267,13 @@ LETTER_EXAMPLE = (
 )
 
 
+LETTER_TEXT_EXAMPLE = (
+    "DRAFT: letter detailing Independence Project concerns\n"
+    "=====================================================\n\n"
+    "Subject reference (as recorded by HR): vol-0042 (volunteer)\n...\n"
+)
+
+
 @router.get(
     "/{subject_id}/letter",
     operation_id="getEscalationLetter",
@@ -277,7 +284,7 @@ LETTER_EXAMPLE = (
             "description": "The draft letter: Markdown by default, plain text when `Accept: text/plain`.",
             "content": {
                 "text/markdown": {"schema": {"type": "string"}, "example": LETTER_EXAMPLE},
-                "text/plain": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}, "example": LETTER_TEXT_EXAMPLE},
             },
         },
         **problem_responses(*COMMON_ERRORS, 404, 409),
@@ -288,15 +295,19 @@ def get_escalation_letter(
     principal: Reader,
     session: SessionDep,
     request: Request,
-    accept: Annotated[str | None, Header(description="`text/plain` for plain text.")] = None,
 ) -> Response:
-    """Draft the legal letter detailing the organisation's concerns (from `legal_letter` on)."""
+    """Draft the legal letter detailing the organisation's concerns (from `legal_letter` on).
+
+    Markdown by default; send `Accept: text/plain` for plain text.
+    """
     case = service.get_by_subject(session=session, subject_id=subject_id)
     data = service.letter_input(
         session=session, case=case, evidence_visible=principal.has(Scope.INCIDENTS_READ)
     )
     text = _text(request)
-    if _wants_plain(accept):
+    # Read Accept from the request: OpenAPI 3 ignores an `Accept` header parameter, so content
+    # negotiation is documented by the two media types of the 200 response instead.
+    if _wants_plain(request.headers.get("accept")):
         return Response(letter.render_text(data, text), media_type="text/plain; charset=utf-8")
     return Response(letter.render_markdown(data, text), media_type="text/markdown; charset=utf-8")
 

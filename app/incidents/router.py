@@ -12,7 +12,7 @@ from app.auth.dependencies import require
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.db import SessionDep
-from app.errors import COMMON_ERRORS, problem_responses
+from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 from app.incidents import service
 from app.incidents.schemas import IncidentCreate, IncidentPage, IncidentRead
@@ -30,9 +30,9 @@ Reader = Annotated[Principal, Depends(require(Scope.INCIDENTS_READ))]
     response_model=IncidentRead,
     status_code=201,
     responses={
-        201: {
-            "description": "Recorded; `Location` names the incident, `case` is the subject's case."
-        },
+        **created_response(
+            "Recorded; `Location` names the incident, `case` is the subject's case.", "/v1/incidents/{incident_id}"
+        ),
         **problem_responses(*COMMON_ERRORS, 412),
     },
 )

@@ -11,7 +11,7 @@ from app.auth.dependencies import require
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.db import SessionDep
-from app.errors import COMMON_ERRORS, Forbidden, problem_responses
+from app.errors import COMMON_ERRORS, Forbidden, created_response, location_header, problem_responses
 from app.idempotency import IdempotencyDep
 from app.policy import service
 from app.policy.dependencies import PackDep, TodayDep
@@ -39,6 +39,7 @@ Acknowledger = Annotated[Principal, Depends(require(Scope.POLICY_READ, Scope.POL
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
 # No max_length: an over-long cursor is a bad cursor (400), like any other the service did not issue.
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+ACKNOWLEDGEMENT_LOCATION = "/v1/policy/acknowledgements/{acknowledgement_id}"
 
 
 @router.get(
@@ -81,7 +82,10 @@ def list_policy_clauses(principal: Reader, pack: PackDep) -> PolicyClauseList:
     response_model=PolicyReviewRead,
     status_code=201,
     responses={
-        201: {"description": "Recorded; `Location` names the review, which is now the current version."},
+        **created_response(
+            "Recorded; `Location` names the review, which is now the current version.",
+            "/v1/policy/reviews/{review_id}",
+        ),
         **problem_responses(*COMMON_ERRORS, 409),
     },
 )
@@ -136,10 +140,11 @@ def get_policy_review(review_id: uuid.UUID, principal: Reader, session: SessionD
     status_code=201,
     responses={
         200: {
-            "description": "Already acknowledged: the existing acknowledgement, unchanged.",
+            "description": "Already acknowledged: the existing acknowledgement, unchanged; `Location` names it.",
             "model": AcknowledgementRead,
+            "headers": location_header(ACKNOWLEDGEMENT_LOCATION),
         },
-        201: {"description": "Recorded; `Location` names the acknowledgement."},
+        **created_response("Recorded; `Location` names the acknowledgement.", ACKNOWLEDGEMENT_LOCATION),
         **problem_responses(*COMMON_ERRORS, 409),
     },
 )

@@ -5,19 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.db import SessionDep
-from app.errors import COMMON_ERRORS, problem_responses
+from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 from app.protected_terms import service
 from app.protected_terms.schemas import ProtectedTermCreate, ProtectedTermPage, ProtectedTermRead
 
 router = APIRouter(prefix="/v1/protected-terms", tags=["protected-terms"])
 TermWriter = Annotated[Principal, Depends(require(Scope.PROTECTED_TERMS_WRITE))]
+TermId = Annotated[
+    uuid.UUID,
+    Path(description="The term's `id`, as in `Location`.", examples=["0b9d3c6e-3b51-4e0c-9a55-7d1c2b8f4e10"]),
+]
 
 
 @router.post(
@@ -26,7 +30,10 @@ TermWriter = Annotated[Principal, Depends(require(Scope.PROTECTED_TERMS_WRITE))]
     summary="Register a protected name or code",
     status_code=201,
     response_model=ProtectedTermRead,
-    responses=problem_responses(*COMMON_ERRORS, 409),
+    responses={
+        **created_response("Registered; `Location` names the term.", "/v1/protected-terms/{term_id}"),
+        **problem_responses(*COMMON_ERRORS, 409),
+    },
 )
 def create_protected_term(
     request: Request,
@@ -73,6 +80,18 @@ def list_protected_terms(
     )
 
 
+@router.get(
+    "/{term_id}",
+    operation_id="getProtectedTerm",
+    summary="Read one protected term (id and kind only)",
+    response_model=ProtectedTermRead,
+    responses=problem_responses(*COMMON_ERRORS, 404),
+)
+def get_protected_term(term_id: TermId, session: SessionDep, _principal: TermWriter) -> ProtectedTermRead:
+    """Return a registered term's id, kind and creation time; the value is never stored, so never returned."""
+    return ProtectedTermRead.model_validate(service.get(session=session, term_id=term_id))
+
+
 @router.delete(
     "/{term_id}",
     operation_id="deleteProtectedTerm",
@@ -81,7 +100,7 @@ def list_protected_terms(
     response_class=Response,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def delete_protected_term(term_id: uuid.UUID, session: SessionDep, principal: TermWriter) -> Response:
+def delete_protected_term(term_id: TermId, session: SessionDep, principal: TermWriter) -> Response:
     """Delete a term; screenings stop matching it on every worker from their next request."""
     service.delete(session=session, term_id=term_id, actor=principal.sub)
     session.commit()

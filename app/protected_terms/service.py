@@ -78,11 +78,17 @@ def list_terms(
     return split_page(list(session.exec(stmt).all()), limit)
 
 
-def delete(*, session: Session, term_id: uuid.UUID, actor: str) -> None:
-    """Remove a term; 404 when unknown."""
+def get(*, session: Session, term_id: uuid.UUID) -> ProtectedTerm:
+    """Return one term; 404 when unknown."""
     term = session.get(ProtectedTerm, term_id)
     if term is None:
         raise NotFound(f"protected term {term_id} does not exist")
+    return term
+
+
+def delete(*, session: Session, term_id: uuid.UUID, actor: str) -> None:
+    """Remove a term; 404 when unknown."""
+    term = get(session=session, term_id=term_id)
     kind = term.kind
     session.delete(term)
     session.flush()

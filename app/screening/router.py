@@ -18,7 +18,7 @@ from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.authorities.router import router as authorities_router
 from app.db import SessionDep, utcnow
-from app.errors import COMMON_ERRORS, problem_responses
+from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import Idempotency, IdempotencyDep
 from app.protected_terms.router import router as protected_terms_router
 from app.screening import service
@@ -76,6 +76,7 @@ def _screen(
     status_code=201,
     response_model=ScreeningRead,
     responses={
+        **created_response("Screened and stored; `Location` names the screening.", "/v1/screenings/{screening_id}"),
         200: {"model": ScreeningRead, "description": "Screened with `store: false`: nothing kept, `id` is null."},
         **problem_responses(*COMMON_ERRORS),
     },
@@ -124,6 +125,7 @@ def create_screening(
     status_code=201,
     response_model=ScreeningBatchRead,
     responses={
+        201: {"description": "Screened and stored; no `Location` (not one resource): each item has its `id`."},
         200: {"model": ScreeningBatchRead, "description": "Screened with `store: false`: nothing kept."},
         **problem_responses(*COMMON_ERRORS),
     },

@@ -1,10 +1,15 @@
 """The live OpenAPI document validates and carries what generated clients and openapi.md rely on."""
 
+import datetime as dt
+import importlib
+import pkgutil
 import re
 
 import pytest
 from openapi_spec_validator import validate
+from pydantic import BaseModel
 
+import app as app_package
 from app.main import create_app
 from app.settings import Settings
 
@@ -139,3 +144,88 @@ def test_timestamps_are_documented_as_date_time():
                 if not any(o.get("format") == "date-time" for o in options):
                     bad.append(f"{name}.{field}")
     assert bad == []
+
+
+# A batch is not one resource: its 201 carries no `Location` (each item has its own `id`).
+NO_LOCATION_201 = {"createScreeningBatch"}
+
+
+def test_every_201_documents_location():
+    missing = [
+        op["operationId"]
+        for _, _, op in OPERATIONS
+        if "201" in op["responses"]
+        and op["operationId"] not in NO_LOCATION_201
+        and "Location" not in op["responses"]["201"].get("headers", {})
+    ]
+    assert missing == [], f"201 responses without a documented Location header: {missing}"
+
+
+def test_location_and_etag_headers_are_documented_where_sent():
+    ops = {op["operationId"]: op for _, _, op in OPERATIONS}
+    for op_id in ("createScreening", "createIncident", "createPolicyReview", "createAcknowledgement",
+                  "createProtectedTerm", "createAuthority"):
+        header = ops[op_id]["responses"]["201"]["headers"]["Location"]
+        assert header["schema"]["type"] == "string" and header["description"]
+    # An existing acknowledgement is answered 200 with the same Location.
+    assert "Location" in ops["createAcknowledgement"]["responses"]["200"]["headers"]
+    for op_id in ("getEscalation", "advanceEscalation", "resolveEscalation", "lodgeAppeal", "decideAppeal"):
+        assert "ETag" in ops[op_id]["responses"]["200"].get("headers", {}), op_id
+
+
+def test_no_operation_declares_an_accept_header_parameter():
+    # OpenAPI 3 ignores header parameters named Accept, Content-Type and Authorization.
+    bad = [
+        f"{op['operationId']}: {p['name']}"
+        for _, _, op in OPERATIONS
+        for p in op.get("parameters", [])
+        if p["in"] == "header" and p["name"].lower() in {"accept", "content-type", "authorization"}
+    ]
+    assert bad == []
+    letter = next(op for _, _, op in OPERATIONS if op["operationId"] == "getEscalationLetter")
+    assert {"text/markdown", "text/plain"} <= set(letter["responses"]["200"]["content"])
+
+
+def test_new_resource_locations_have_a_get_route():
+    """Every Location template a 201 documents is a path the spec can GET."""
+    paths = {path: item for path, item in SPEC["paths"].items()}
+    for _, _, op in OPERATIONS:
+        header = op["responses"].get("201", {}).get("headers", {}).get("Location")
+        if header is None:
+            continue
+        template = re.search(r"`(/v1/[^`]+)`", header["description"]).group(1)
+        assert template in paths and "get" in paths[template], f"{op['operationId']}: no GET {template}"
+
+
+def _body_models():
+    """(operationId, pydantic model) for every JSON request body, found by component name in app.*.schemas."""
+    models = {}
+    for info in pkgutil.iter_modules(app_package.__path__):
+        if not info.ispkg:
+            continue
+        try:
+            module = importlib.import_module(f"app.{info.name}.schemas")
+        except ModuleNotFoundError:
+            continue
+        models.update(
+            {k: v for k, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)}
+        )
+    for _, _, op in OPERATIONS:
+        schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
+        if "$ref" in schema:
+            yield op["operationId"], models[schema["$ref"].rsplit("/", 1)[-1]]
+
+
+@pytest.mark.parametrize(("op_id", "model"), list(_body_models()), ids=lambda v: v if isinstance(v, str) else "")
+def test_request_examples_are_still_valid_today(op_id, model):
+    """Examples with dates rot: a grant that ended, a post or review dated in the future are all rejected."""
+    examples = model.model_json_schema().get("examples", [])
+    today = dt.datetime.now(dt.UTC).date()
+    for example in examples:
+        model.model_validate(example)  # e.g. `valid_until` in the past, `posted_at` in the future
+        for field in ("reviewed_on", "posted_at"):
+            if field in example:
+                assert dt.date.fromisoformat(example[field][:10]) <= today, f"{op_id}: {field} is in the future"
+        if "valid_until" in example:
+            until = dt.date.fromisoformat(example["valid_until"][:10])
+            assert until > today + dt.timedelta(days=365 * 5), f"{op_id}: valid_until will soon be in the past"

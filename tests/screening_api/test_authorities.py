@@ -154,3 +154,43 @@ def test_batch_checks_each_grant(client, auth):
     first, second = r.json()["items"]
     assert "SM-DEBATE" not in _rules(first) and "SM-DEBATE" in _rules(second)
     assert second["authority_id"] == gid
+
+
+def test_location_of_a_new_grant_reads_it_back(client, auth):
+    created = _grant(client, auth)
+    assert created.status_code == 201, created.text
+    for scopes in (AW, R):  # same scopes as listAuthorities: managers and screening reviewers
+        r = client.get(created.headers["location"], headers=auth(scopes))
+        assert r.status_code == 200, r.text
+        assert r.json() == created.json()
+
+
+def test_get_shows_a_revoked_grant_with_its_status(client, auth):
+    gid = _grant(client, auth).json()["id"]
+    client.delete(f"/v1/authorities/{gid}", headers=auth(AW, sub="manager-2"))
+    body = client.get(f"/v1/authorities/{gid}", headers=auth(R)).json()
+    assert body["status"] == "revoked" and body["revoked_by"] == "manager-2"
+
+
+def test_get_unknown_grant_is_404_problem(client, auth):
+    r = client.get(f"/v1/authorities/{uuid.uuid4()}", headers=auth(AW))
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 404
+    assert client.get("/v1/authorities/not-a-uuid", headers=auth(AW)).status_code == 422
+
+
+def test_get_grant_scopes(client, auth):
+    gid = _grant(client, auth).json()["id"]
+    assert client.get(f"/v1/authorities/{gid}").status_code == 401
+    r = client.get(f"/v1/authorities/{gid}", headers=auth(f"{W} protected-terms:write"))
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_documented_example_is_accepted(client, auth):
+    """The createAuthority example must stay valid as time passes (a past `valid_until` is a 422)."""
+    example = client.get("/openapi.json").json()["components"]["schemas"]["AuthorityCreate"]["examples"][0]
+    r = client.post("/v1/authorities", json=example, headers=auth(AW))
+    assert r.status_code == 201, r.text
+    assert r.json()["status"] == "active"

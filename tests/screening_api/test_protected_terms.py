@@ -116,3 +116,35 @@ def test_another_worker_sees_the_change(client, auth, app, session, settings, en
         _screen(second, auth, text)  # warm the second worker's matcher
         _register(client, auth)  # registered through the first worker
         assert _screen(second, auth, text)["verdict"] == "block"
+
+
+def test_location_of_a_new_term_reads_it_back_without_the_value(client, auth):
+    created = _register(client, auth)
+    assert created.status_code == 201, created.text
+    r = client.get(created.headers["location"], headers=auth(PT))
+    assert r.status_code == 200, r.text
+    assert r.json() == created.json()
+    assert set(r.json()) == {"id", "kind", "created_at"}
+    assert CHILD not in r.text
+
+
+def test_get_unknown_term_is_404_problem(client, auth):
+    r = client.get(f"/v1/protected-terms/{uuid.uuid4()}", headers=auth(PT))
+    assert r.status_code == 404
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["status"] == 404
+    assert client.get("/v1/protected-terms/not-a-uuid", headers=auth(PT)).status_code == 422
+
+
+def test_get_term_needs_protected_terms_write(client, auth):
+    term_id = _register(client, auth).json()["id"]
+    assert client.get(f"/v1/protected-terms/{term_id}").status_code == 401
+    r = client.get(f"/v1/protected-terms/{term_id}", headers=auth(f"{W} screenings:read authorities:write"))
+    assert r.status_code == 403
+    assert r.headers["content-type"].startswith("application/problem+json")
+
+
+def test_deleted_term_is_404_on_get(client, auth):
+    term_id = _register(client, auth).json()["id"]
+    assert client.delete(f"/v1/protected-terms/{term_id}", headers=auth(PT)).status_code == 204
+    assert client.get(f"/v1/protected-terms/{term_id}", headers=auth(PT)).status_code == 404
