@@ -25,10 +25,6 @@ class Hit:
     category: str
 
 
-def _is_word(ch: str) -> bool:
-    return ch.isalnum()
-
-
 class Lexicon:
     """Compiled keyword matcher over many named categories.
 
@@ -71,23 +67,30 @@ class Lexicon:
         if self._empty or not text:
             return found
         n = len(text)
+        max_hits = self.max_hits
         for end_idx, (length, values) in self._automaton.iter(text):
             start = end_idx - length + 1
-            if start > 0 and _is_word(text[start - 1]) and _is_word(text[start]):
+            if start > 0 and text[start - 1].isalnum() and text[start].isalnum():
                 continue
             end = end_idx + 1
-            boundary_ok = end >= n or not (_is_word(text[end]) and _is_word(text[end - 1]))
+            boundary_ok = end >= n or not (text[end].isalnum() and text[end_idx].isalnum())
             word_end = end
             if not boundary_ok:
-                while word_end < n and _is_word(text[word_end]):
+                while word_end < n and text[word_end].isalnum():
                     word_end += 1
             for category, entry, prefix in values:
-                if len(found.get(category, ())) >= self.max_hits:
-                    continue
                 if boundary_ok:
-                    found.setdefault(category, []).append(Hit(start, end, entry, category))
+                    hit_end = end
                 elif prefix:
-                    found.setdefault(category, []).append(Hit(start, word_end, entry, category))
+                    hit_end = word_end
+                else:
+                    continue
+                bucket = found.get(category)
+                if bucket is None:
+                    if max_hits > 0:
+                        found[category] = [Hit(start, hit_end, entry, category)]
+                elif len(bucket) < max_hits:
+                    bucket.append(Hit(start, hit_end, entry, category))
         for hits in found.values():
             hits.sort(key=lambda h: (h.start, -h.end))
         return found

@@ -40,6 +40,7 @@ _SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ .\-*_][^\W_](?![^\W_])){2,}")
 _DOTTED = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_](?![^\W_])){1,}\.?")
 # A word containing a leet character between letters, e.g. "s3nsory", "c0de", "pr0j3ct".
 _LEETWORD = re.compile(r"(?<![\w@$])[\w@$]*?(?:[^\W\d_][013457@$]|[013457@$][^\W\d_])[\w@$]*")
+_LEET_CHAR = re.compile(r"[013457@$]")
 _NUMERIC_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|kg|km|yo|yrs?|mins?|hrs?|x|p|mg|ml)")
 _DOMAIN_TAIL = re.compile(r"[\w\-]{0,63}\.[^\W\d_]")
 _REPEAT = re.compile(r"([^\W\dw_])\1{2,}")
@@ -237,9 +238,11 @@ def normalize(original: str) -> Normalized:
     """
     text, starts, ends = _char_fold(original)
     base = NormText(text, tuple(starts), tuple(ends), len(original))
-    text, starts, ends = _rewrite(text, starts, ends, _DOTTED, _join_spaced)
+    if "." in text:  # every dotted run holds a dot
+        text, starts, ends = _rewrite(text, starts, ends, _DOTTED, _join_spaced)
     text, starts, ends = _rewrite(text, starts, ends, _SPACED, _join_spaced)
-    text, starts, ends = _rewrite(text, starts, ends, _LEETWORD, _fold_leet)
+    if _LEET_CHAR.search(text):  # every leet word holds a leet character
+        text, starts, ends = _rewrite(text, starts, ends, _LEETWORD, _fold_leet)
     text, starts, ends = _rewrite(text, starts, ends, _REPEAT, _shorten_repeat)
     text, starts, ends = _rewrite(text, starts, ends, _MULTISPACE, _single_space)
     return Normalized(base, NormText(text, tuple(starts), tuple(ends), len(original)))

@@ -17,6 +17,7 @@ from app.screening.normalize import normalize_text, tokens
 
 KINDS = frozenset({"child_name", "family_name", "staff_name", "code_name", "access_code"})
 MAX_NGRAM = 4
+_BLOCK = 64  # SHA-256 block size in bytes
 
 
 def normalize_term(value: str) -> str:
@@ -81,7 +82,15 @@ class ProtectedTermMatcher:
                 raise ValueError("protected term digest must be 64 hex characters")
             table[digest] = kind
         self._table = table
-        self._hmac = hmac.new(key, digestmod=hashlib.sha256)
+        # Digests are compared as raw bytes, and HMAC is computed from precomputed inner and outer
+        # pad states (RFC 2104) so each n-gram costs two C-level hash updates, not the hmac
+        # module's Python wrapper.
+        self._raw = {bytes.fromhex(d): k for d, k in table.items()}
+        if len(key) > _BLOCK:
+            key = hashlib.sha256(key).digest()
+        key = key.ljust(_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
     def __len__(self) -> int:
         return len(self._table)
@@ -98,21 +107,32 @@ class ProtectedTermMatcher:
         """
         if not self._table:
             return []
+        get = self._raw.get
+        icopy = self._inner.copy
+        ocopy = self._outer.copy
+        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
+        spaced = [b" " + w for w in encoded]
         out: list[ProtectedMatch] = []
         i = 0
         n = len(words)
         while i < n:
-            found = None
-            for size in range(min(MAX_NGRAM, n - i), 0, -1):
-                h = self._hmac.copy()
-                h.update(" ".join(words[i : i + size]).encode("utf-8", "surrogatepass"))
-                kind = self._table.get(h.hexdigest())
+            # Inner hashes of the 1..k-grams starting at i, built incrementally on one state;
+            # then the longest n-gram whose outer hash is registered wins.
+            top = min(MAX_NGRAM, n - i)
+            state = icopy()
+            state.update(encoded[i])
+            inners = [state.digest()]
+            for j in range(i + 1, i + top):
+                state.update(spaced[j])
+                inners.append(state.digest())
+            size = top
+            while size:
+                o = ocopy()
+                o.update(inners[size - 1])
+                kind = get(o.digest())
                 if kind is not None:
-                    found = ProtectedMatch(i, i + size - 1, kind)
+                    out.append(ProtectedMatch(i, i + size - 1, kind))
                     break
-            if found:
-                out.append(found)
-                i = found.last + 1
-            else:
-                i += 1
+                size -= 1
+            i += size or 1
         return out

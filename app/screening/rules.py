@@ -49,6 +49,10 @@ REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_age", "pii.name_family", "
 _NO_SIGNALS: list[Signal] = []  # shared and never mutated
 
 
+def _text_order(s: Signal) -> tuple[int, int, str]:
+    return (s.span.start, s.span.end, s.kind)
+
+
 class Signals:
     """Signals indexed by kind, with proximity helpers (offsets in the original text)."""
 
@@ -61,9 +65,14 @@ class Signals:
 
     def get(self, *kinds: str) -> list[Signal]:
         """Return the signals of any of ``kinds``, in text order (a fresh list)."""
+        by_kind = self.by_kind
         if len(kinds) == 1:
-            return list(self.by_kind.get(kinds[0], ()))
-        return list(self._sorted(kinds))
+            found = by_kind.get(kinds[0])
+            return list(found) if found else []
+        for k in kinds:  # fast path: most kinds are absent from most posts
+            if k in by_kind:
+                return list(self._sorted(kinds))
+        return []
 
     def _sorted(self, kinds: tuple[str, ...]) -> list[Signal]:
         """Return the shared, memoised list for ``kinds`` (callers must not mutate it)."""
@@ -74,8 +83,8 @@ class Signals:
             cached = []
             for k in kinds:
                 cached.extend(self.by_kind.get(k, ()))
-            if len(kinds) > 1:
-                cached.sort(key=lambda s: (s.span.start, s.span.end, s.kind))
+            if len(cached) > 1:
+                cached.sort(key=_text_order)
             self._memo[kinds] = cached
         return cached
 
@@ -256,14 +265,35 @@ def _child_identifiers(d: RuleInput) -> list[Signal]:
     if d.context.author_role in (AuthorRole.FAMILY_MEMBER, *INSIDER_ROLES):
         # A parent (or a member of staff) writing about their own child shares their own news.
         own_refs = s.get("pii.own_child")
-        own_names = {i.entry for i in out if i.entry and s.near(i, ("pii.own_child",), 40)}
+        own_names = {i.entry for i in out if i.entry and _own_child(d, i)}
         out = [
             i
             for i in out
-            if not (own_refs and (i.entry in own_names or i.kind == "pii.photo_faces"))
-            and s.near(i, ("pii.own_child",), 40) is None
+            if not (own_refs and (i.entry in own_names or i.kind == "pii.photo_faces")) and not _own_child(d, i)
         ]
     return out
+
+
+#: A name introduced to the reader ("... is called Sam", "a lad named Sam"): the author is
+#: presenting someone the readers do not know, not writing about their own child.
+_INTRODUCED = re.compile(r"\b(?:called|named|name is|name's|goes by)\s*$", re.IGNORECASE)
+_OWN_ADJACENT = 15
+
+
+def _own_child(d: RuleInput, ident: Signal) -> bool:
+    """Return True if ``ident`` names the author's own child ("my son Sam", "Sam, my daughter").
+
+    An own-child reference close by counts, unless it is not right next to the name and the name
+    is introduced as someone else ("the boy who pushed my son ... is called Sam").
+    """
+    own = d.signals.near(ident, ("pii.own_child",), 40)
+    if own is None:
+        return False
+    gap = max(own.span.start - ident.span.end, ident.span.start - own.span.end, 0)
+    if gap <= _OWN_ADJACENT:
+        return True
+    before = d.text[max(0, ident.span.start - 16) : ident.span.start]
+    return _INTRODUCED.search(before) is None
 
 
 def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
@@ -298,7 +328,7 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
                       support=link[0] if link else None)  # fmt: skip
     for name in s.get("pii.name", "pii.name_family"):
         detail = s.near(name, ("pii.address", "pii.postcode", "pii.dob", "pii.school"), 100)
-        if detail is not None and not s.near(name, ("pii.own_child",), 40):
+        if detail is not None and not _own_child(d, name):
             return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, detail,
                           "The post gives a named person's address, date of birth or school.",
                           support=name)  # fmt: skip
@@ -340,7 +370,10 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     if s.has("pii.photo_nofaces") and link:
         return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, s.get("pii.photo_nofaces")[0],
                       "The post shares a photo from the service; check nobody is identifiable.")  # fmt: skip
-    if identifiers and not own and s.has("pii.name_age", "pii.photo_faces"):
+    # A child's first name with no clear link to the centre is a review; from staff, volunteers
+    # and trustees (who meet children through work) a described, named child is one as well.
+    child = d.insider and any(s.near(i, ("pii.child_word",), 30) for i in identifiers)
+    if identifiers and not own and (child or s.has("pii.name_age", "pii.photo_faces")):
         return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, identifiers[0],
                       "The post names a child; check they are not someone who uses the service.")  # fmt: skip
     return None
@@ -428,6 +461,8 @@ def _group_target(d: RuleInput, neg: Signal, window: int) -> Signal | None:
         return None
     gap_group, group = min(candidates, key=lambda c: c[0])
     org = s.near(neg, ORG_ANY, 100)
+    if org is not None and _located_at(d, group, org) and _aimed_at_people(d, neg):
+        return group  # "the parents at the centre are ...": the org only says which parents
     if org is not None and not (org.span.start < group.span.end and group.span.start < org.span.end):
         gap_org = max(org.span.start - neg.span.end, neg.span.start - org.span.end, 0)
         if gap_org <= gap_group:
@@ -474,6 +509,17 @@ def rule_reputation(d: RuleInput, b: _Builder) -> Finding | None:
     return None
 
 
+def _gap(a: Signal, b: Signal) -> int:
+    return max(a.span.start - b.span.end, b.span.start - a.span.end, 0)
+
+
+#: Debate phrases that pass judgement on a decision (and so voice a concern about it).
+_DECISION_CRITIQUE = frozenset(
+    {"wrong decision", "bad decision", "mistake to", "wrong call", "bad call", "poor decision", "poor call",
+     "wrong choice", "terrible decision"}
+)  # fmt: skip
+
+
 def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-COMPLAINT: complaints or concerns about organisation matters raised on social media."""
     s = d.signals
@@ -495,6 +541,10 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
             continue  # disparaging words are a complaint only when aimed at the organisation
         if s.near(term, ("complaint.neutral",), 40) and neutral:
             continue
+        if term.kind != "complaint.insinuation" and _aimed_at_people(d, term):
+            continue  # "the parents at <org> are a nightmare": the grievance is about people
+        if term.kind == "complaint.insinuation" and _addressed_person(d, term):
+            continue  # "you know who you are, <name>": a dig at a person, not at the organisation
         if d.insider and s.has("debate.media") and s.has("debate.argue"):
             continue  # arguing with coverage is debate; the grievance words are aimed at the press
         target = s.near(term, ORG_EXPLICIT, window)
@@ -511,6 +561,21 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
             return b.make("SM-COMPLAINT", Verdict.REVIEW, term,
                           "The post appears to complain about the organisation without naming it.",
                           support=target)  # fmt: skip
+    # Calling an organisation decision wrong in public is a concern raised in the wrong place.
+    for verdict_word in s.get("debate.argue"):
+        if verdict_word.entry not in _DECISION_CRITIQUE:
+            continue
+        target = s.near(verdict_word, ORG_EXPLICIT, 150)
+        action = Verdict.BLOCK if target is not None else Verdict.REVIEW
+        if target is None:  # a vague "the charity" or "the trustees" is not enough
+            strong = [o for o in implicit if o.pattern_name != "org_implicit_weak"]
+            target = min(strong, key=lambda o: _gap(o, verdict_word), default=None)
+            if target is not None and _gap(target, verdict_word) > 150:
+                target = None
+        if target is not None:
+            return b.make("SM-COMPLAINT", action, verdict_word,
+                          "The post criticises an organisation decision in public; concerns should go "
+                          "through the proper channel.", support=target)  # fmt: skip
     # Families and service users being sarcastic about a decision are hinting at a complaint about
     # the service even when they do not name it ("whoever decided to move the club to a weekday...").
     if d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER):
@@ -538,6 +603,51 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
     return None
 
 
+#: "<people> at <org> are ...": the organisation only says where the people are.
+_PEOPLE_AT_ORG = re.compile(r"\s+(?:at|from|in|of)\s+")
+_COPULA = re.compile(r"\b(?:is|are|was|were|can be|have been|has been)\b")
+
+
+def _located_at(d: RuleInput, group: Signal, org: Signal) -> bool:
+    """Return True if ``org`` directly follows ``group`` as its location ("parents at <org>")."""
+    return (
+        org.span.start >= group.span.end
+        and _PEOPLE_AT_ORG.fullmatch(d.text, group.span.end, org.span.start) is not None
+    )
+
+
+def _aimed_at_people(d: RuleInput, term: Signal) -> bool:
+    """Return True if ``term`` is said of a group of people the org reference merely locates.
+
+    "Some of the parents at the centre are a nightmare" is about the parents (a relationships
+    matter), not a complaint about the organisation.
+    """
+    s = d.signals
+    for g in s._sorted(PEOPLE_TARGET_GROUP):
+        if g.span.end > term.span.start or term.span.start - g.span.end > 80:
+            continue
+        between = d.text[g.span.end : term.span.start]
+        if any(c in between for c in ".!?\n"):
+            continue
+        org = [o for o in s._sorted(ORG_ANY) if _located_at(d, g, o) and o.span.end <= term.span.start]
+        if org and _COPULA.search(d.text[org[0].span.end : term.span.start]):
+            return True
+    return False
+
+
+_ADDRESS_GAP = re.compile(r"\s?[,:\-–—]\s?")
+
+
+def _addressed_person(d: RuleInput, term: Signal) -> bool:
+    """Return True if an insinuation is addressed to a named person right after it ("..., Bev")."""
+    nxt = d.signals.near(term, PEOPLE_TARGET_SPECIFIC, 4)
+    return (
+        nxt is not None
+        and nxt.span.start >= term.span.end
+        and _ADDRESS_GAP.fullmatch(d.text, term.span.end, nxt.span.start) is not None
+    )
+
+
 def rule_debate(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-DEBATE: staff, volunteers and trustees arguing organisation matters in public."""
     s = d.signals
@@ -560,6 +670,16 @@ def rule_debate(d: RuleInput, b: _Builder) -> Finding | None:
                       "The post may be joining a public discussion about the organisation.",
                       support=explicit[0])  # fmt: skip
     implicit = s.get("org.implicit", "org.workplace")
+    for arg in argue if s.has("complaint.strong") else ():
+        # Rebutting others on a specific organisation matter ("everyone defending the centre's
+        # new ...") with a plain position taken close by: arguing in public, not a hint. A vague
+        # "the charity" is not enough to tie it to the organisation.
+        matter = s.near(arg, ("org.implicit",), 25)
+        stance = s.near(arg, ("complaint.strong",), 160)
+        if matter is not None and matter.pattern_name != "org_implicit_weak" and stance is not None:
+            return b.make("SM-DEBATE", Verdict.BLOCK, arg,
+                          "The post argues an organisation matter in public without prior authority.",
+                          support=matter, extra=(stance,))  # fmt: skip
     if implicit and (argue or (venue and s.has("debate.media")) or hint):
         return b.make("SM-DEBATE", Verdict.REVIEW, (argue or hint or venue)[0],
                       "The post may be debating an organisation matter in public.",
@@ -578,7 +698,9 @@ def rule_affiliation(d: RuleInput, b: _Builder) -> Finding | None:
     s = d.signals
     if not d.insider:
         return None
-    claims = s.get("affil.claim", "affil.work_email", "affil.first_person")
+    claims = [
+        c for c in s.get("affil.claim", "affil.work_email", "affil.first_person") if c.pattern_name != "role_mailbox"
+    ]
     org = [o for o in s.get(*ORG_ANY) if o.pattern_name != "org_implicit_weak"]
     if claims and org:
         return b.make("SM-AFFILIATION", Verdict.ALLOW, claims[0],

@@ -97,3 +97,15 @@ def test_matcher_validates_entries():
     with pytest.raises(ValueError):
         ProtectedTermMatcher([("not-hex", "child_name")], KEY)
     assert len(ProtectedTermMatcher([], KEY)) == 0
+
+
+@pytest.mark.parametrize("key", [b"k", b"x" * 64, b"a-key-longer-than-one-sha256-block-" * 3])
+def test_find_matches_hmac_of_every_ngram_for_any_key_length(key):
+    # The matcher hashes from precomputed HMAC pad states; it must agree with hmac.new for short,
+    # block-sized and over-long keys, and prefer the longest n-gram.
+    entries = [(term_digest("Sam", key), "child_name"), (term_digest("Sam Lee Park", key), "family_name")]
+    matcher = ProtectedTermMatcher(entries, key)
+    words = ["met", "sam", "lee", "park", "and", "sam", "again", "samuel"]
+    found = [(m.first, m.last, m.kind) for m in matcher.find(words)]
+    assert found == [(1, 3, "family_name"), (5, 5, "child_name")]
+    assert matcher.find([]) == []

@@ -10,6 +10,13 @@ from app.screening.detectors.base import BaseDetector, Doc, Signal
 from app.screening.normalize import normalize_text
 from app.screening.types import ScreenContext
 
+#: Shared role mailboxes ("admin@", "office@"): quoting one says nothing about whose it is.
+_ROLE_MAILBOX = re.compile(
+    r"(?:admin|administrator|office|info|enquiries|enquiry|hello|contact|reception|accounts|finance|"
+    r"hr|it|support|helpdesk|bookings|noreply|no-reply|postmaster|webmaster|team|staff|general)"
+    r"(?:[.+][a-z0-9._%+\-]*)?@"
+)
+
 
 class AffiliationDetector(BaseDetector):
     """Find first-person statements of working, volunteering or serving somewhere.
@@ -27,7 +34,7 @@ class AffiliationDetector(BaseDetector):
     """
 
     name: ClassVar[str] = "affiliation"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     categories: ClassVar[frozenset[str]] = frozenset({"SM-AFFILIATION"})
     lexicons: ClassVar[tuple[str, ...]] = ("affiliation_claims",)
 
@@ -55,8 +62,11 @@ class AffiliationDetector(BaseDetector):
 
         """
         out = self.hits_to_signals(doc, "affiliation_claims", "affil.claim", 0.8)
+        text = doc.text
         for start, end, tok in doc.tokens:
             if tok in self._first_person:
+                if (start and text[start - 1] == "-") or text[end : end + 1] == "-":
+                    continue  # part of a hyphenated word ("wi-fi", "hi-fi"), not a pronoun
                 out.append(Signal("affil.first_person", doc.span(start, end), 0.6, self.name,
                                   "first_person", tok))  # fmt: skip
                 break  # one is enough evidence
@@ -64,5 +74,8 @@ class AffiliationDetector(BaseDetector):
             for m in self._work_email.finditer(doc.base):
                 if m.group(0) != self._public:
                     span = doc.base_span(m.start(), m.end())
-                    out.append(Signal("affil.work_email", span, 0.7, self.name, "work_email"))
+                    # A shared role mailbox is still an organisation address (it counts for
+                    # sign-ups and work context) but does not say the author works there.
+                    name = "role_mailbox" if _ROLE_MAILBOX.match(m.group(0)) else "work_email"
+                    out.append(Signal("affil.work_email", span, 0.7, self.name, name))
         return out

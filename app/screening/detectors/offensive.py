@@ -10,6 +10,14 @@ from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.types import ScreenContext
 
 _MASKED = re.compile(r"(?<![\w*#%!@$])[^\W\d_]{1,3}[*#%!@$]{1,4}[^\W\d_]{0,8}(?![\w*#%!@$])")
+# "<pronoun> is <intensifier> mental": the lexicon lists the plain form ("he's mental"); a degree
+# word in between ("proper", "totally") does not make it any less of an ableist insult.
+_INTENSIFIED_ABLEISM = re.compile(
+    r"\b(?:he|she|they|you)(?:'s|'re| is| are| was| were) (?:proper|properly|totally|absolutely|"
+    r"completely|utterly|well|so|fully|actually|clinically|bloody|fucking|dead|pure|right|literally) "
+    r"(?:mental|psycho|loony|loopy)\b"
+)
+_ABLEIST_WORDS = ("mental", "psycho", "loony", "loopy")
 _NEGATIONS = ("not ", "n't ", "never ", "no ", "nobody ", "isn't ")
 
 
@@ -28,7 +36,7 @@ class OffensiveDetector(LexiconDetector):
     """
 
     name: ClassVar[str] = "offensive"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     categories: ClassVar[frozenset[str]] = frozenset({"SM-REPUTATION", "SM-RELATIONSHIPS"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "offensive_slurs",
@@ -90,6 +98,11 @@ class OffensiveDetector(LexiconDetector):
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Discriminatory phrases unless negated just before; masked slurs."""
         out = self._masked(doc)
+        text = doc.text
+        if any(w in text for w in _ABLEIST_WORDS):
+            for m in _INTENSIFIED_ABLEISM.finditer(text):
+                out.append(Signal("offensive.slur", doc.span(m.start(), m.end()), 0.9, self.name,
+                                  "intensified_ableism", "mental"))  # fmt: skip
         for hit in doc.get("offensive_discriminatory"):
             before = doc.text[max(0, hit.start - 14) : hit.start]
             if any(neg in before for neg in _NEGATIONS):

@@ -35,7 +35,8 @@ _NAME_AGE = re.compile(
 )
 _TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.? [A-Z][a-z'\-]{1,20}\b")
 _AGE_FIRST = re.compile(
-    r"\b(\d{1,2})[- ](?:year|yr)s?[- ]old ([A-Z][a-z]{1,20})\b|\b([A-Z][a-z]{1,20}),? (?:who is|who's|is) "
+    r"\b(\d{1,2})[- ](?:year|yr)s?[- ]old ([A-Z][a-z]{1,20})\b|\b([A-Z][a-z]{1,20}),? "
+    r"(?:who is|who['’]s|is|(?:and )?(?:he|she)(?: is|['’]s)) (?:about |around |nearly |almost |only |just )?"
     r"(\d{1,2})(?: (?:years old|now|today))?\b"
 )
 # "Tyler's dad": a named child identified through their parent (or the parent through the child).
@@ -43,11 +44,14 @@ _NAME_FAMILY = re.compile(
     r"\b([A-Z][a-z]{1,20})'s (?:mum|mam|mom|mummy|dad|daddy|mother|father|parents|nan|nana|gran|"
     r"granny|grandma|grandad|grandparents|brother|sister|carer|foster carer|family|stepdad|stepmum)\b"
 )
+_TITLES = ("Mr", "Ms", "Miss", "Mx", "Dr")  # substrings every _TITLED match contains
+_DIGIT = re.compile(r"\d")
 _CAP_WORD = re.compile(r"\b[A-Z][a-zA-Z'\-]{1,20}\b")
 _SCHOOL = re.compile(
     r"\b(?:St\.? )?(?:[A-Z][a-z']{1,20} ){1,3}(?:Primary|Academy|Infants?|Juniors?|High School|"
     r"School|Nursery|College)\b"
 )
+_SCHOOL_WORDS = ("Primary", "Academy", "Infant", "Junior", "High School", "School", "Nursery", "College")
 _ADDRESS = re.compile(
     r"\b\d{1,4}[A-Za-z]?,? (?:[A-Z][a-z']{1,20} ){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|"
     r"Close|Drive|Dr|Way|Crescent|Cres|Court|Ct|Grove|Place|Pl|Terrace|Gardens|Gdns|Walk|Mews|"
@@ -89,7 +93,7 @@ class PersonalDataDetector(LexiconDetector):
     """
 
     name: ClassVar[str] = "personal_data"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"
     categories: ClassVar[frozenset[str]] = frozenset({"SM-CONFIDENTIAL", "SM-RELATIONSHIPS"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "health_terms",
@@ -137,7 +141,8 @@ class PersonalDataDetector(LexiconDetector):
             for m in _ADDRESS.finditer(original):
                 out.append(Signal("pii.address", Span(m.start(), m.end()), 0.7, self.name,
                                   "address", placeholder="[ADDRESS]"))  # fmt: skip
-        for m in _SCHOOL.finditer(original):
+        schools = any(w in original for w in _SCHOOL_WORDS)
+        for m in _SCHOOL.finditer(original) if schools else ():
             out.append(Signal("pii.school", Span(m.start(), m.end()), 0.5, self.name, "school",
                               placeholder="[SCHOOL]"))  # fmt: skip
         if "[" in base:
@@ -195,22 +200,26 @@ class PersonalDataDetector(LexiconDetector):
         out: list[Signal] = []
         original = doc.original[:100000]
         seen: set[int] = set()
-        for m in _NAME_AGE.finditer(original):
+        # Cheap substring gates skip patterns that cannot match: both age patterns need a digit,
+        # the family pattern "'s ", the titled pattern a title.
+        has_digit = doc.has_digit or _DIGIT.search(original) is not None
+        for m in _NAME_AGE.finditer(original) if has_digit else ():
             age = next(int(g) for g in m.groups()[1:] if g)
             if age <= 25 and normalize_text(m.group(1)) not in _NOT_NAMES:
                 seen.add(m.start())
                 out.append(Signal("pii.name_age", Span(m.start(), m.end(1)), 0.8, self.name,
                                   "name_with_age", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
-        for m in _NAME_FAMILY.finditer(original):
+        for m in _NAME_FAMILY.finditer(original) if "'s " in original else ():
             if normalize_text(m.group(1)) not in _NOT_NAMES:
                 seen.add(m.start())
                 out.append(Signal("pii.name_family", Span(m.start(), m.end(1)), 0.75, self.name,
                                   "name_with_family", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
-        for m in _TITLED.finditer(original):
+        titled = any(t in original for t in _TITLES)
+        for m in _TITLED.finditer(original) if titled else ():
             seen.add(m.start())
             out.append(Signal("pii.name", Span(m.start(), m.end()), 0.6, self.name, "titled_name",
                               placeholder="[NAME]"))  # fmt: skip
-        for m in _AGE_FIRST.finditer(original):
+        for m in _AGE_FIRST.finditer(original) if has_digit else ():
             if m.group(1):
                 age, start, end = int(m.group(1)), m.start(2), m.end(2)
             else:
