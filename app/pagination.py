@@ -6,14 +6,20 @@ import base64
 import datetime as dt
 import json
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Query
 from sqlalchemy import and_, or_
 
 from app.errors import BadRequest
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+
+# The query parameters every list takes (default DEFAULT_LIMIT). No max_length on the cursor: an
+# over-long one is a bad cursor (400), like any other the service did not issue.
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
+Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
 def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID | str) -> str:

@@ -15,6 +15,7 @@ from app.authorities.schemas import AuthorityCreate, AuthorityPage, AuthorityRea
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(prefix="/v1/authorities", tags=["authorities"])
 Manager = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE))]
@@ -66,8 +67,8 @@ def list_authorities(
     _principal: Reader,
     person_id: Annotated[str | None, Query(max_length=200, description="Only this person's grants.")] = None,
     status: Annotated[GrantStatus | None, Query(description="Only grants in this state now.")] = None,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> AuthorityPage:
     """List grants newest first (managers, and screening reviewers who need to see why)."""
     items, next_cursor = service.list_grants(

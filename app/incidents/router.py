@@ -16,6 +16,7 @@ from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 from app.incidents import service
 from app.incidents.schemas import IncidentCreate, IncidentPage, IncidentRead
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
@@ -89,10 +90,8 @@ def list_incidents(
     created_to: Annotated[
         AwareDatetime | None, Query(description="Recorded before (exclusive).")
     ] = None,
-    limit: int = Query(50, ge=1, le=200),
-    cursor: str | None = Query(
-        None, description="`next_cursor` of the previous page (opaque; a tampered one is a 400)."
-    ),
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> IncidentPage:
     """List incidents, newest recorded first, filtered by subject, platform or date range."""
     items, next_cursor = service.list_(

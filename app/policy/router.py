@@ -13,6 +13,7 @@ from app.auth.tokens import Principal
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, Forbidden, created_response, location_header, problem_responses
 from app.idempotency import IdempotencyDep
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.policy import service
 from app.policy.dependencies import PackDep, TodayDep
 from app.policy.schemas import (
@@ -36,9 +37,6 @@ Writer = Annotated[Principal, Depends(require(Scope.POLICY_WRITE))]
 # Acknowledging yourself needs only policy:read; HR (policy:write) may acknowledge for others.
 Acknowledger = Annotated[Principal, Depends(require(Scope.POLICY_READ, Scope.POLICY_WRITE))]
 
-Limit = Annotated[int, Query(ge=1, le=200, description="Page size.")]
-# No max_length: an over-long cursor is a bad cursor (400), like any other the service did not issue.
-Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 ACKNOWLEDGEMENT_LOCATION = "/v1/policy/acknowledgements/{acknowledgement_id}"
 
 
@@ -114,7 +112,7 @@ def create_policy_review(
     responses=problem_responses(*COMMON_ERRORS),
 )
 def list_policy_reviews(
-    principal: Reader, session: SessionDep, pack: PackDep, limit: Limit = 50, cursor: Cursor = None
+    principal: Reader, session: SessionDep, pack: PackDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> PolicyReviewPage:
     """List every review newest first, ending with the review printed in the policy itself."""
     return service.list_reviews(session=session, pack=pack, cursor=cursor, limit=limit)
@@ -191,7 +189,7 @@ def list_acknowledgements(
         VersionLabelType | None, Query(description="Version label; the current version when omitted.")
     ] = None,
     person_id: Annotated[PersonIdType | None, Query(description="Only this person's acknowledgement.")] = None,
-    limit: Limit = 50,
+    limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> AcknowledgementPage:
     """List who has acknowledged a version of the policy, newest first."""
@@ -208,7 +206,7 @@ def list_acknowledgements(
     responses=problem_responses(*COMMON_ERRORS),
 )
 def list_outstanding_acknowledgements(
-    principal: Writer, session: SessionDep, pack: PackDep, limit: Limit = 50, cursor: Cursor = None
+    principal: Writer, session: SessionDep, pack: PackDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> OutstandingPage:
     """List known people (acknowledgers, authors, incident subjects) yet to acknowledge the current version."""
     return service.list_outstanding(session=session, pack=pack, cursor=cursor, limit=limit)

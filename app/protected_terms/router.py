@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -13,6 +13,7 @@ from app.auth.tokens import Principal
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.protected_terms import service
 from app.protected_terms.schemas import ProtectedTermCreate, ProtectedTermPage, ProtectedTermRead
 
@@ -70,8 +71,8 @@ def create_protected_term(
 def list_protected_terms(
     session: SessionDep,
     _principal: TermWriter,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> ProtectedTermPage:
     """List registered terms newest first: ids, kinds and creation times, never values."""
     items, next_cursor = service.list_terms(session=session, cursor=cursor, limit=limit)

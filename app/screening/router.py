@@ -20,6 +20,7 @@ from app.authorities.router import router as authorities_router
 from app.db import SessionDep, utcnow
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import Idempotency, IdempotencyDep
+from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.protected_terms.router import router as protected_terms_router
 from app.screening import service
 from app.screening.dependencies import ScreenerProvider, ScreenerProviderDep
@@ -196,8 +197,8 @@ def list_screenings(
     created_from: Annotated[AwareDatetime | None, Query(description="Screened at or after (aware).")] = None,
     created_to: Annotated[AwareDatetime | None, Query(description="Screened before (aware).")] = None,
     explain: Annotated[bool, Query(description="Include each finding's `explanation`.")] = False,
-    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
-    cursor: Annotated[str | None, Query(description="`next_cursor` of the previous page.")] = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> JSONResponse:
     """List stored screenings newest first; `screenings:write` alone lists only your own."""
     filters = service.ScreeningFilters(
