@@ -44,17 +44,27 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from app.screening import sealing
+
     engine = build_engine(settings)
     try:
         with Session(engine) as session:
             report = audit.verify(session)
+            seals = sealing.verify_seals(session)
     finally:
         engine.dispose()
-    if report.ok:
-        print(f"audit chain intact: {report.checked} events verified")
-        return 0
-    print(f"audit chain BROKEN at event {report.broken_seq}: {report.reason} ({report.checked} verified before it)")
-    return 1
+    if not report.ok:
+        print(f"audit chain BROKEN at event {report.broken_seq}: {report.reason} ({report.checked} verified before it)")
+        return 1
+    print(f"audit chain intact: {report.checked} events verified")
+    if not seals.ok:
+        print(f"screening seals BROKEN at event {seals.broken_seq}: {seals.reason}")
+        return 1
+    print(
+        f"screening seals intact: {seals.sealed} screenings in {seals.seals} seals; "
+        f"{seals.pending} not sealed yet (the service seals them every few seconds)"
+    )
+    return 0
 
 
 def _policy_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -104,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (default from settings)")
     p.set_defaults(handler=_token)
 
-    p = sub.add_parser("verify-audit", help="recompute the audit chain; exit 1 naming the first broken event")
+    p = sub.add_parser(
+        "verify-audit", help="recompute the audit chain and the screening seals; exit 1 naming the first break"
+    )
     p.set_defaults(handler=_verify_audit)
 
     p = sub.add_parser(

@@ -23,6 +23,7 @@ from app.middleware import Metrics, RequestContextMiddleware
 from app.policy import router as policy_router
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
+from app.screening.sealing import Sealer
 from app.settings import Settings, get_settings
 
 API_DESCRIPTION = """\
@@ -89,7 +90,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Compile the policy pack and detectors once per process, before the first request.
         if getattr(app.state, "screener_provider", None) is None:
             app.state.screener_provider = build_provider(settings)
+        sealer = None
+        if settings.audit_seal_interval_seconds > 0:
+            sealer = Sealer(app.state.engine, settings.audit_seal_interval_seconds)
+            sealer.start()
         yield
+        if sealer is not None:
+            await sealer.stop()
         app.state.engine.dispose()
 
     app = FastAPI(

@@ -57,8 +57,12 @@ class Settings(BaseSettings):
     policy_pack: str | None = None
     max_text_chars: int = Field(default=10_000, ge=1)
     max_batch_size: int = Field(default=100, ge=1)
-    audit_screenings: bool = Field(
-        default=True, description="Append an audit event (ids, verdict, rule ids) per stored screening."
+    audit_seal_interval_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        le=3600,
+        description="How often each worker seals new screenings into the audit chain; 0 turns the "
+        "background sealer off (tests, or a deployment that runs one dedicated sealer).",
     )
     bench_endpoints: bool = Field(
         default=False,

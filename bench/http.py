@@ -3,7 +3,7 @@
 Usage:
     python -m bench.http                         # SQLite + PostgreSQL, 1 and 2 workers, c=16 and 64
     python -m bench.http --databases sqlite --workers 1 --concurrency 16 --duration 5
-    python -m bench.http --no-audit              # screenings without the per-screening audit event
+    python -m bench.http --seal-interval 0       # no background sealing of screenings into the audit chain
 
 For each (database, workers) it creates a fresh database (SQLite file in a temp dir; PostgreSQL:
 a fresh schema in the local test database, dropped afterwards), migrates it, starts
@@ -12,7 +12,8 @@ route that inserts one screening-sized row through SQLAlchemy Core and nothing e
 it from this process with a small keep-alive asyncio HTTP/1.1 client (cheaper than httpx, so the
 load generator takes less of the CPU the server needs). Posts are synthetic and varied.
 It prints req/s and p50/p99 latency per endpoint and concurrency, RSS per worker, checks that no
-request failed and that stored screenings == number of 201s, and checks the bars of issue 4.
+request failed, that stored screenings == number of 201s and that, after a graceful stop, every
+screening is sealed into the audit chain, and checks the bars of issue 4.
 """
 
 from __future__ import annotations
@@ -109,6 +110,14 @@ class CellResult:
     @property
     def rps(self) -> float:
         return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    def absorb(self, other: CellResult) -> None:
+        """Add another run of the same endpoint and concurrency to this one."""
+        self.elapsed += other.elapsed
+        self.latencies.extend(other.latencies)
+        self.errors += other.errors
+        for status, n in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + n
 
     def pct(self, q: float) -> float:
         if not self.latencies:
@@ -249,7 +258,7 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         command.upgrade(config, "heads")
         port = _free_port()
         env = {**os.environ, "DATABASE_URL": url, "POLICY_BENCH_ENDPOINTS": "1",
-               "POLICY_AUDIT_SCREENINGS": "0" if args.no_audit else "1", "POLICY_LOG_LEVEL": args.log_level}
+               "POLICY_AUDIT_SEAL_INTERVAL_SECONDS": str(args.seal_interval), "POLICY_LOG_LEVEL": args.log_level}
         cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -262,26 +271,38 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         cells = []
         # Warm-up: every worker compiles nothing lazily, but connections and caches settle.
         warm = asyncio.run(_drive(port, screen_reqs, 4, 1.0, "warmup"))
+        endpoints = (("GET /healthz", health_reqs), ("POST /bench/insert (bare)", bare_reqs),
+                     ("POST /v1/screenings", screen_reqs))
         for conc in args.concurrency:
-            for name, reqs in (("GET /healthz", health_reqs), ("POST /bench/insert (bare)", bare_reqs),
-                               ("POST /v1/screenings", screen_reqs)):
-                cells.append(asyncio.run(_drive(port, reqs, conc, args.duration, name)))
+            # Interleaved rounds: a noisy spell on the machine hits every endpoint, not just one.
+            merged = {name: CellResult(name=name, concurrency=conc, elapsed=0.0) for name, _ in endpoints}
+            for _ in range(args.rounds):
+                for name, reqs in endpoints:
+                    merged[name].absorb(asyncio.run(_drive(port, reqs, conc, args.duration / args.rounds, name)))
+            cells.extend(merged.values())
         rss = [round(_rss_mb(pid), 1) for pid in _worker_pids(proc.pid, workers)]
+        _stop(proc)  # graceful: each worker seals what is still pending on the way out
+        proc = None
         engine = create_engine(url)
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM screening WHERE author_id <> 'bench-bare'")).scalar()
-            audited = conn.execute(text("SELECT count(*) FROM audit_event")).scalar()
+            unsealed = conn.execute(text("SELECT count(*) FROM screening WHERE audit_seq IS NULL")).scalar()
+            seals = conn.execute(text("SELECT count(*) FROM audit_event WHERE action = 'screenings.sealed'")).scalar()
         engine.dispose()
         return {"db": kind, "workers": workers, "cells": cells, "rss": rss, "stored": stored,
-                "audited": audited, "warm_201": warm.statuses.get(201, 0)}
+                "unsealed": unsealed, "seals": seals, "warm_201": warm.statuses.get(201, 0)}
     finally:
         if proc is not None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            _stop(proc)
         drop()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,9 +310,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[16, 64])
-    parser.add_argument("--duration", type=float, default=10.0, help="seconds per cell")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint and concurrency")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="split each duration into this many rounds, alternating the endpoints")
     parser.add_argument("--posts", type=int, default=500)
-    parser.add_argument("--no-audit", action="store_true", help="POLICY_AUDIT_SCREENINGS=0")
+    parser.add_argument("--seal-interval", type=float, default=2.0,
+                        help="POLICY_AUDIT_SEAL_INTERVAL_SECONDS of the server (0: no background sealing)")
     parser.add_argument("--log-level", default="INFO", help="POLICY_LOG_LEVEL of the server")
     args = parser.parse_args(argv)
 
@@ -311,8 +335,8 @@ def main(argv: list[str] | None = None) -> int:
 
     ok = True
     print(f"posts: {len(posts)} synthetic, {min(len(p['text']) for p in posts)}-"
-          f"{max(len(p['text']) for p in posts)} chars; {args.duration:g}s per cell; "
-          f"audit per screening: {'off' if args.no_audit else 'on'}; cpus: {os.cpu_count()}")
+          f"{max(len(p['text']) for p in posts)} chars; {args.duration:g}s per cell in {args.rounds} rounds; "
+          f"audit seal interval: {args.seal_interval:g}s; cpus: {os.cpu_count()}")
     for kind in args.databases:
         for workers in args.workers:
             try:
@@ -339,7 +363,11 @@ def main(argv: list[str] | None = None) -> int:
             match = report["stored"] == created
             ok = ok and match
             print(f"  stored screenings: {report['stored']}, 201 answers: {created} "
-                  f"({'match' if match else 'MISMATCH'}); audit events: {report['audited']}")
+                  f"({'match' if match else 'MISMATCH'}); after stop: {report['unsealed']} unsealed, "
+                  f"{report['seals']} seal events")
+            if args.seal_interval > 0 and report["unsealed"]:
+                ok = False
+                print("  !! screenings left unsealed after a graceful stop")
             for conc in args.concurrency:
                 s, b = by[("POST /v1/screenings", conc)], by[("POST /bench/insert (bare)", conc)]
                 print(f"  c={conc}: screenings/bare = {s.rps / b.rps:.2f}x")

@@ -90,7 +90,11 @@ def migrate(settings: Settings, direction: str = "upgrade", target: str = "head"
 
 def make_settings(url: str, **overrides: object) -> Settings:
     """Test settings for a database URL."""
-    values: dict[str, object] = {"env": "test", "database_url": url, "db_pool_size": 5, "log_level": "WARNING"}
+    # The background sealer is off: tests that count audit events seal explicitly (seal_pending).
+    values: dict[str, object] = {
+        "env": "test", "database_url": url, "db_pool_size": 5, "log_level": "WARNING",
+        "audit_seal_interval_seconds": 0,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 

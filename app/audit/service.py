@@ -63,6 +63,20 @@ _INSERT_HEAD = sa.insert(_HEAD).values(id=1)
 _UPDATE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1)
 
 
+def lock_head(session: Session) -> tuple[int, str]:
+    """Lock the chain head for the rest of the caller's transaction; return its (seq, hash).
+
+    For writers that must read other rows only after they hold the chain (the screening sealer).
+    """
+    head = _locked_head(session)
+    return (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+
+
+def _locked_head(session: Session) -> sa.Row[Any] | None:
+    session.flush()
+    return session.execute(_LOCK_HEAD).first()
+
+
 def record(
     session: Session,
     *,
@@ -77,8 +91,7 @@ def record(
     Core statements, not the ORM: this runs on every write request, and reading the locked head
     straight from the database also means a session's stale copy can never be chained onto.
     """
-    session.flush()
-    head = session.execute(_LOCK_HEAD).first()
+    head = _locked_head(session)
     prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
     # JSON round trip so what is hashed is exactly what the database gives back.
     clean_details = json.loads(json.dumps(details or {}, default=str))

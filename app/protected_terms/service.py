@@ -29,6 +29,8 @@ def _bump_version(session: Session) -> None:
 _STATE = ProtectedTermState.__table__  # type: ignore[attr-defined]
 # Built once: this read runs on every screening, and a Core statement skips ORM compilation.
 _READ_VERSION = sa.select(_STATE.c.version).where(_STATE.c.id == 1)
+#: The counter as an SQL expression, for statements that must act only if it has not moved.
+VERSION_NOW = sa.func.coalesce(_READ_VERSION.scalar_subquery(), 0)
 
 
 def current_version(*, session: Session) -> int:

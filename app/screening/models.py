@@ -16,7 +16,11 @@ class Screening(SQLModel, table=True):
     """One stored screening result (DESIGN 5: no post text in plain form)."""
 
     __tablename__ = "screening"
-    __table_args__ = (Index("ix_screening_created_at_id", "created_at", "id"),)
+    __table_args__ = (
+        Index("ix_screening_created_at_id", "created_at", "id"),
+        # Pending rows (audit_seq NULL) oldest first for the sealer; rows of one seal for verify.
+        Index("ix_screening_audit_seq_created_at_id", "audit_seq", "created_at", "id"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -38,3 +42,6 @@ class Screening(SQLModel, table=True):
     notes: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     policy_version: str = Field(max_length=100)
     engine_version: str = Field(max_length=100)
+    audit_seq: int | None = Field(
+        default=None, description="The `screenings.sealed` audit event covering this row; null until sealed."
+    )

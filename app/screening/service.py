@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
-from app.audit import service as audit
 from app.authorities import service as authorities
 from app.db import utcnow
 from app.errors import NotFound, Unprocessable
 from app.pagination import keyset_page, split_page
+from app.protected_terms import service as terms_service
 from app.screening.models import Screening
 from app.screening.schemas import PostIn
 from app.screening.types import AuthorRole, Finding, ScreenContext, ScreenResult, Verdict
@@ -197,40 +198,42 @@ def _row(outcome: Outcome, actor: str) -> dict[str, Any]:
     }
 
 
-_INSERT_SCREENING = insert(Screening.__table__)  # type: ignore[attr-defined]
+_SCREENINGS = Screening.__table__  # type: ignore[attr-defined]
+_INSERT_SCREENING = insert(_SCREENINGS)
+_STORED_COLUMNS = [c.name for c in _SCREENINGS.c if c.name != "audit_seq"]
+# INSERT ... SELECT <the row> WHERE <protected-term counter> = :terms_version: the hot path's
+# check that the screener was current, folded into its one write instead of a read before it.
+_INSERT_IF_TERMS_UNCHANGED = insert(_SCREENINGS).from_select(
+    _STORED_COLUMNS,
+    sa.select(*(sa.bindparam(name, type_=_SCREENINGS.c[name].type) for name in _STORED_COLUMNS)).where(
+        terms_service.VERSION_NOW == sa.bindparam("terms_version")
+    ),
+).returning(_SCREENINGS.c.id)  # a row back means inserted (psycopg gives no rowcount for INSERT ... SELECT)
 
 
-def store(*, session: Session, outcomes: Sequence[Outcome], actor: str, audit_each: bool) -> None:
-    """Insert the outcomes (never the text) and audit them; sets each outcome's id. Flushes only."""
+def store(*, session: Session, outcomes: Sequence[Outcome], actor: str) -> None:
+    """Insert the outcomes (never the text); sets each outcome's id. Does not commit.
+
+    No audit event here: the sealer (`app.screening.sealing`) chains stored screenings into the
+    audit log in batches, so a request never waits for the chain's head lock.
+    """
     for outcome in outcomes:
         outcome.id = uuid.uuid4()
-    rows = [_row(o, actor) for o in outcomes]
-    session.execute(_INSERT_SCREENING, rows)
-    if not audit_each:
-        return
-    if len(rows) == 1:
-        row = rows[0]
-        audit.record(
-            session,
-            actor=actor,
-            action="screening.created",
-            target_type="screening",
-            target_id=str(row["id"]),
-            details={"verdict": row["verdict"], "rule_ids": row["rule_ids"].split()},
-        )
-    else:
-        # One event per batch keeps the audit head locked once, not a hundred times.
-        counts: dict[str, int] = {}
-        for row in rows:
-            counts[row["verdict"]] = counts.get(row["verdict"], 0) + 1
-        audit.record(
-            session,
-            actor=actor,
-            action="screening.batch_created",
-            target_type="screening",
-            target_id=str(rows[0]["id"]),
-            details={"count": len(rows), "ids": [str(r["id"]) for r in rows], "verdicts": counts},
-        )
+    session.execute(_INSERT_SCREENING, [_row(o, actor) for o in outcomes])
+
+
+def store_if_terms_unchanged(*, session: Session, outcome: Outcome, actor: str, terms_version: int) -> bool:
+    """Insert one outcome only if the protected-term counter still equals `terms_version`.
+
+    Returns False, having stored nothing, when terms changed since the screener that produced
+    `outcome` was built; the caller then refreshes the screener, screens again and `store`s.
+    """
+    outcome.id = uuid.uuid4()
+    params = {**_row(outcome, actor), "terms_version": terms_version}
+    if session.execute(_INSERT_IF_TERMS_UNCHANGED, params).first() is not None:
+        return True
+    outcome.id = None
+    return False
 
 
 def outcome_json(outcome: Outcome, *, explain: bool) -> dict[str, Any]:

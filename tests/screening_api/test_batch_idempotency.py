@@ -9,6 +9,7 @@ from sqlmodel import func, select
 
 from app.audit.models import AuditEvent
 from app.idempotency import IdempotencyRecord
+from app.screening import sealing
 from app.screening.models import Screening
 from tests.screening_api.factories import PHONE, R, W, post
 
@@ -35,8 +36,14 @@ def test_batch_answers_in_order_and_stores_all(client, auth, session):
     assert _count(session) == before + 5
     stored = session.get(Screening, uuid.UUID(items[3]["id"]))
     assert stored is not None
-    events = session.exec(select(AuditEvent).where(AuditEvent.action == "screening.batch_created").order_by(AuditEvent.seq)).all()
-    assert events and events[-1].details["count"] == 5
+    sealing.seal_pending(session)
+    rows = [session.get(Screening, uuid.UUID(i["id"])) for i in items]
+    for row in rows:
+        session.refresh(row)
+    seqs = {row.audit_seq for row in rows}
+    assert len(seqs) == 1 and None not in seqs, "one seal covers the whole batch"
+    seal = session.get(AuditEvent, seqs.pop())
+    assert seal.action == "screenings.sealed" and seal.details["count"] >= 5
 
 
 def test_batch_store_false_is_200_and_keeps_nothing(client, auth, session):

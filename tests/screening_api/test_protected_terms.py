@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 
 from fastapi.testclient import TestClient
-from sqlmodel import select
+from sqlmodel import func, select
 
 from app.audit.models import AuditEvent
 from app.db import get_session
 from app.main import create_app
 from app.protected_terms.models import ProtectedTerm, ProtectedTermState
+from app.screening.models import Screening
 from app.screening.protected import term_digest
 from tests.screening_api.factories import CHILD, PT, W, post
 
@@ -116,6 +117,31 @@ def test_another_worker_sees_the_change(client, auth, app, session, settings, en
         _screen(second, auth, text)  # warm the second worker's matcher
         _register(client, auth)  # registered through the first worker
         assert _screen(second, auth, text)["verdict"] == "block"
+
+
+def test_a_stored_screening_by_a_stale_worker_is_screened_again_and_stored_once(
+    client, auth, app, session, settings, engine
+):
+    # The stored path checks the counter inside its INSERT; a stale worker must store nothing
+    # from its old screener, then screen again with the new term and store that, once.
+    other = create_app(settings, engine=engine)
+
+    def _session():
+        yield session
+
+    other.dependency_overrides[get_session] = _session
+    text = f"{CHILD} was brilliant in the play"
+    with TestClient(other) as second:
+        warm = second.post("/v1/screenings", json=post(text), headers=auth(W))
+        assert warm.status_code == 201 and warm.json()["verdict"] != "block"
+        _register(client, auth)  # registered through the first worker
+        before = session.exec(select(func.count()).select_from(Screening)).one()
+        r = second.post("/v1/screenings", json=post(text), headers=auth(W))
+    assert r.status_code == 201, r.text
+    assert r.json()["verdict"] == "block" and CHILD not in r.json()["suggested_text"]
+    assert session.exec(select(func.count()).select_from(Screening)).one() == before + 1
+    stored = session.get(Screening, uuid.UUID(r.json()["id"]))
+    assert stored is not None and stored.verdict == "block"
 
 
 def test_location_of_a_new_term_reads_it_back_without_the_value(client, auth):

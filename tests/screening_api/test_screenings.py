@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import select
 
 from app.audit.models import AuditEvent
+from app.screening import sealing
 from app.screening.models import Screening
 from tests.screening_api.factories import PHONE, R, W, iso, now, post
 
@@ -36,9 +37,14 @@ def test_create_stores_and_answers_201(client, auth, session):
     assert all("explanation" not in f for f in data["findings"])
     row = session.get(Screening, uuid.UUID(data["id"]))
     assert row is not None and row.text_sha256 == data["text_sha256"] and row.author_id == "vol-1"
-    events = session.exec(select(AuditEvent).where(AuditEvent.target_id == data["id"])).all()
-    assert [e.action for e in events] == ["screening.created"]
-    assert set(events[0].details) == {"verdict", "rule_ids"}
+    # Stored unsealed: the request itself never touches the audit chain.
+    assert row.audit_seq is None and row.id in sealing.pending_ids(session)
+    assert sealing.seal_pending(session) >= 1
+    session.refresh(row)
+    seal = session.get(AuditEvent, row.audit_seq)
+    assert seal is not None and seal.action == "screenings.sealed"
+    assert set(seal.details) == {"count", "digest", "first_id", "last_id"}
+    assert text not in json.dumps(seal.details) and PHONE not in json.dumps(seal.details)
 
 
 def test_findings_have_the_documented_shape_and_explain(client, auth):

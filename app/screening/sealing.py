@@ -1,0 +1,195 @@
+"""Sealing stored screenings into the audit chain in batches, off the request path.
+
+Storing a screening is one INSERT; it does not take the audit chain's head lock, which would
+serialise every screening in every worker. Instead a sealer (a background task in each worker,
+see `Sealer`) periodically takes the head lock, reads the screenings not yet sealed, appends one
+`screenings.sealed` event carrying their count and a SHA-256 digest of their stored content, and
+marks them with that event's `seq`. From then on, editing, deleting or re-labelling a sealed
+screening breaks its seal, and `python -m app verify-audit` names the seal (`verify_seals`).
+
+A screening is unprotected only between its commit and the next seal (the interval, seconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from app.audit import service as audit
+from app.audit.models import AuditEvent
+from app.screening.models import Screening
+
+log = logging.getLogger(__name__)
+
+SEAL_ACTION = "screenings.sealed"
+#: Rows per seal transaction: short enough that SQLite's write lock is held for milliseconds.
+SEAL_BATCH_SIZE = 250
+
+_TABLE = Screening.__table__  # type: ignore[attr-defined]
+#: Every stored column except the seal marker itself, in a fixed order.
+_SEALED_COLUMNS = [c for c in _TABLE.c if c.name != "audit_seq"]
+_ORDER = (_TABLE.c.created_at, _TABLE.c.id)
+_PENDING = sa.select(*_SEALED_COLUMNS).where(_TABLE.c.audit_seq.is_(None)).order_by(*_ORDER)
+_MARK = (
+    sa.update(_TABLE)
+    .where(_TABLE.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .values(audit_seq=sa.bindparam("seq"))
+)
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def row_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[int, str]:
+    """Return (count, SHA-256) over the canonical JSON of each row's sealed columns, in order."""
+    digest = hashlib.sha256()
+    count = 0
+    for row in rows:
+        fields = {c.name: _canonical(row[c.name]) for c in _SEALED_COLUMNS}
+        digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode())
+        digest.update(b"\n")  # JSON never holds a raw newline, so rows cannot run together
+        count += 1
+    return count, digest.hexdigest()
+
+
+def seal_pending(session: Session, *, batch_size: int = SEAL_BATCH_SIZE) -> int:
+    """Seal up to `batch_size` unsealed screenings in the caller's transaction; return how many.
+
+    The head lock is taken before the pending rows are read, so two sealers (two workers) never
+    seal the same rows: the second one reads after the first has committed and finds them sealed.
+    """
+    audit.lock_head(session)
+    rows = session.execute(_PENDING.limit(batch_size)).mappings().all()
+    if not rows:
+        return 0
+    count, digest = row_digest(rows)
+    event = audit.record(
+        session,
+        actor="system:sealer",
+        action=SEAL_ACTION,
+        target_type="screening",
+        target_id=str(rows[0]["id"]),
+        details={"count": count, "digest": digest, "first_id": str(rows[0]["id"]), "last_id": str(rows[-1]["id"])},
+    )
+    session.execute(_MARK, {"ids": [r["id"] for r in rows], "seq": event.seq})
+    return count
+
+
+def seal_all(engine: Engine, *, batch_size: int = SEAL_BATCH_SIZE) -> int:
+    """Seal every pending screening, one short transaction per batch; return how many."""
+    total = 0
+    while True:
+        with Session(engine) as session:
+            sealed = seal_pending(session, batch_size=batch_size)
+            session.commit()
+        total += sealed
+        if sealed < batch_size:
+            return total
+
+
+@dataclass(frozen=True)
+class SealReport:
+    """The outcome of checking every seal against the screenings it covers."""
+
+    ok: bool
+    seals: int
+    sealed: int
+    pending: int
+    broken_seq: int | None = None
+    reason: str | None = None
+
+
+def verify_seals(session: Session) -> SealReport:
+    """Recompute each seal's count and digest from the screenings that carry its `seq`.
+
+    Detects a sealed screening edited, deleted, or moved to another seal, and a screening that
+    claims a seal which does not exist. Pending (not yet sealed) screenings are only counted.
+    """
+    seals = {
+        seq: details
+        for seq, details in session.execute(
+            sa.select(AuditEvent.seq, AuditEvent.details)  # type: ignore[call-overload]
+            .where(AuditEvent.action == SEAL_ACTION)
+            .order_by(AuditEvent.seq)
+        )
+    }
+    sealed_rows = session.execute(
+        sa.select(_TABLE.c.audit_seq, *_SEALED_COLUMNS)
+        .where(_TABLE.c.audit_seq.is_not(None))
+        .order_by(_TABLE.c.audit_seq, *_ORDER)
+        .execution_options(yield_per=1000)
+    ).mappings()
+    found = {seq: row_digest(group) for seq, group in groupby(sealed_rows, key=lambda r: r["audit_seq"])}
+    pending = session.execute(sa.select(sa.func.count()).where(_TABLE.c.audit_seq.is_(None))).scalar_one()
+    sealed = sum(count for count, _ in found.values())
+    for seq in sorted(set(seals) | set(found)):
+        expected = seals.get(seq)
+        if expected is None:
+            reason = f"screenings claim seal {seq}, which is not a seal event"
+            return SealReport(False, len(seals), sealed, pending, seq, reason)
+        count, digest = found.get(seq, (0, ""))
+        if count != expected["count"]:
+            return SealReport(
+                False, len(seals), sealed, pending, seq,
+                f"seal {seq} covered {expected['count']} screenings; {count} now carry it (deleted or re-labelled)",
+            )  # fmt: skip
+        if digest != expected["digest"]:
+            return SealReport(False, len(seals), sealed, pending, seq, f"a screening sealed by event {seq} was edited")
+    return SealReport(True, len(seals), sealed, pending)
+
+
+class Sealer:
+    """A worker's background task: seal pending screenings every `interval` seconds.
+
+    Every worker runs one; they take turns on the audit head lock, so extra workers only add
+    no-op checks. A final pass at shutdown leaves nothing pending after a graceful stop.
+    """
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        self._engine = engine
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the periodic task on the running event loop."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="screening-sealer")
+
+    async def stop(self) -> None:
+        """Cancel the periodic task and seal whatever is still pending."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._seal_once()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self._seal_once()
+
+    async def _seal_once(self) -> None:
+        try:
+            sealed = await asyncio.to_thread(seal_all, self._engine)
+        except Exception:  # noqa: BLE001 - a failed pass is retried next interval, never fatal
+            log.exception("sealing screenings failed; retrying next interval")
+            return
+        if sealed:
+            log.debug("sealed screenings", extra={"count": sealed})
+
+
+def pending_ids(session: Session) -> Sequence[Any]:
+    """Return the ids of screenings not yet sealed, oldest first (for tests and operators)."""
+    return session.execute(sa.select(_TABLE.c.id).where(_TABLE.c.audit_seq.is_(None)).order_by(*_ORDER)).scalars().all()
