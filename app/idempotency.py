@@ -20,7 +20,6 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
-from app.auth.dependencies import CurrentPrincipal
 from app.db import UTCDateTime, utcnow
 from app.errors import Unprocessable
 
@@ -50,13 +49,24 @@ class IdempotencyRecord(SQLModel, table=True):
 class Idempotency:
     """Per-request helper: replay a stored response, or commit the work and remember it."""
 
-    def __init__(self, *, key: str | None, principal: str, method: str, path: str, fingerprint: str, ttl: dt.timedelta):
+    def __init__(
+        self, *, key: str | None, request: Request, method: str, path: str, fingerprint: str, ttl: dt.timedelta
+    ):
         self.key = key
-        self.principal = principal
+        self._request = request
         self.method = method
         self.path = path
         self.fingerprint = fingerprint
         self.ttl = ttl
+
+    @property
+    def principal(self) -> str:
+        """The caller's token subject: keys are scoped to it.
+
+        Read from the request when used, not resolved as a dependency of its own: every route
+        that takes this helper also requires a token, whose check runs before any route body.
+        """
+        return self._request.state.principal.sub
 
     def replay(self, session: Session) -> JSONResponse | None:
         """Return the stored response for this key, or None when the work must be done."""
@@ -146,7 +156,6 @@ def _fingerprint(request: Request, body: bytes) -> str:
 
 async def get_idempotency(
     request: Request,
-    principal: CurrentPrincipal,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -164,7 +173,7 @@ async def get_idempotency(
     fingerprint = "" if idempotency_key is None else _fingerprint(request, await request.body())
     return Idempotency(
         key=idempotency_key,
-        principal=principal.sub,
+        request=request,
         method=request.method,
         path=request.url.path,
         fingerprint=fingerprint,

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 from sqlmodel import func, select
 
@@ -22,7 +22,7 @@ class Note(BaseModel):
 def notes_client(app, client):
     router = APIRouter()
 
-    @router.post("/v1/_notes", status_code=201, dependencies=[Depends(require("policy:write"))])
+    @router.post("/v1/_notes", status_code=201, dependencies=[require("policy:write")])
     def create_note(payload: Note, session: SessionDep, idem: IdempotencyDep):
         if (replay := idem.replay(session)) is not None:
             return replay

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -18,8 +18,8 @@ from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(prefix="/v1/authorities", tags=["authorities"])
-Manager = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE))]
-Reader = Annotated[Principal, Depends(require(Scope.AUTHORITIES_WRITE, Scope.SCREENINGS_READ))]
+Manager = Annotated[Principal, require(Scope.AUTHORITIES_WRITE)]
+Reader = Annotated[Principal, require(Scope.AUTHORITIES_WRITE, Scope.SCREENINGS_READ)]
 AuthorityId = Annotated[
     uuid.UUID,
     Path(description="The grant's `id`, as in `Location`.", examples=["5b0a6c1e-2f43-4b8e-9c1d-3e7f9a2b6d40"]),

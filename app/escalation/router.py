@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 from sqlmodel import Session
 
 from app.auth.dependencies import require
@@ -28,8 +28,8 @@ from app.idempotency import Idempotency, IdempotencyDep
 
 router = APIRouter(prefix="/v1/escalations", tags=["escalations"])
 
-Reader = Annotated[Principal, Depends(require(Scope.ESCALATIONS_READ))]
-Writer = Annotated[Principal, Depends(require(Scope.ESCALATIONS_WRITE))]
+Reader = Annotated[Principal, require(Scope.ESCALATIONS_READ)]
+Writer = Annotated[Principal, require(Scope.ESCALATIONS_WRITE)]
 SubjectId = Annotated[
     str,
     Path(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from app.auth.dependencies import require
@@ -20,8 +20,8 @@ from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 
-Writer = Annotated[Principal, Depends(require(Scope.INCIDENTS_WRITE))]
-Reader = Annotated[Principal, Depends(require(Scope.INCIDENTS_READ))]
+Writer = Annotated[Principal, require(Scope.INCIDENTS_WRITE)]
+Reader = Annotated[Principal, require(Scope.INCIDENTS_READ)]
 
 
 @router.post(

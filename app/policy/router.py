@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Query, Request
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -32,10 +32,10 @@ from app.policy.schemas import VersionLabel as VersionLabelType
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
-Reader = Annotated[Principal, Depends(require(Scope.POLICY_READ))]
-Writer = Annotated[Principal, Depends(require(Scope.POLICY_WRITE))]
+Reader = Annotated[Principal, require(Scope.POLICY_READ)]
+Writer = Annotated[Principal, require(Scope.POLICY_WRITE)]
 # Acknowledging yourself needs only policy:read; HR (policy:write) may acknowledge for others.
-Acknowledger = Annotated[Principal, Depends(require(Scope.POLICY_READ, Scope.POLICY_WRITE))]
+Acknowledger = Annotated[Principal, require(Scope.POLICY_READ, Scope.POLICY_WRITE)]
 
 ACKNOWLEDGEMENT_LOCATION = "/v1/policy/acknowledgements/{acknowledgement_id}"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -18,7 +18,7 @@ from app.protected_terms import service
 from app.protected_terms.schemas import ProtectedTermCreate, ProtectedTermPage, ProtectedTermRead
 
 router = APIRouter(prefix="/v1/protected-terms", tags=["protected-terms"])
-TermWriter = Annotated[Principal, Depends(require(Scope.PROTECTED_TERMS_WRITE))]
+TermWriter = Annotated[Principal, require(Scope.PROTECTED_TERMS_WRITE)]
 TermId = Annotated[
     uuid.UUID,
     Path(description="The term's `id`, as in `Location`.", examples=["0b9d3c6e-3b51-4e0c-9a55-7d1c2b8f4e10"]),

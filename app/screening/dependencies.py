@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Request
+from fastapi import Request
 from sqlmodel import Session
 
 from app.protected_terms import service as terms_service
@@ -78,9 +78,12 @@ def build_provider(settings: Settings) -> ScreenerProvider:
 _build_lock = threading.Lock()
 
 
-async def get_screener_provider(request: Request) -> ScreenerProvider:
-    """Return the provider built at start-up (built here only if the lifespan did not run)."""
-    # async on purpose: a sync dependency costs a thread-pool round trip on every request.
+def screener_provider(request: Request) -> ScreenerProvider:
+    """Return the provider built at start-up (built here only if the lifespan did not run).
+
+    A plain call from the routes rather than a FastAPI dependency: it needs nothing from the
+    request but the app, and a dependency costs a resolution on every screening.
+    """
     provider = getattr(request.app.state, "screener_provider", None)
     if provider is None:
         with _build_lock:
@@ -89,6 +92,3 @@ async def get_screener_provider(request: Request) -> ScreenerProvider:
                 provider = build_provider(request.app.state.settings)
                 request.app.state.screener_provider = provider
     return provider
-
-
-ScreenerProviderDep = Annotated[ScreenerProvider, Depends(get_screener_provider)]

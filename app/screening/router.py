@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from sqlalchemy import insert
@@ -23,7 +23,7 @@ from app.idempotency import Idempotency, IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.protected_terms.router import router as protected_terms_router
 from app.screening import service
-from app.screening.dependencies import ScreenerProvider, ScreenerProviderDep
+from app.screening.dependencies import ScreenerProvider, screener_provider
 from app.screening.models import Screening
 from app.screening.schemas import (
     PostIn,
@@ -38,8 +38,8 @@ from app.screening.types import Verdict
 router = APIRouter()
 screenings = APIRouter(prefix="/v1/screenings", tags=["screenings"])
 
-Writer = Annotated[Principal, Depends(require(Scope.SCREENINGS_WRITE))]
-Reader = Annotated[Principal, Depends(require(Scope.SCREENINGS_READ, Scope.SCREENINGS_WRITE))]
+Writer = Annotated[Principal, require(Scope.SCREENINGS_WRITE)]
+Reader = Annotated[Principal, require(Scope.SCREENINGS_READ, Scope.SCREENINGS_WRITE)]
 
 
 def _only_author(principal: Principal) -> str | None:
@@ -105,7 +105,6 @@ def create_screening(
     session: SessionDep,
     principal: Writer,
     idem: IdempotencyDep,
-    provider: ScreenerProviderDep,
 ) -> Response:
     """Screen a post: verdict, findings with spans, a redacted suggestion; stored unless `store: false`.
 
@@ -116,6 +115,7 @@ def create_screening(
     """
     settings = request.app.state.settings
     service.check_text(body.text, limit=settings.max_text_chars, field="body.text")
+    provider = screener_provider(request)
     stored = None
     if body.store and idem.key is None and body.context.authority_id is None:
         stored = _store_with_cached_screener(session, provider, body, actor=principal.sub)
@@ -155,7 +155,6 @@ def create_screening_batch(
     session: SessionDep,
     principal: Writer,
     idem: IdempotencyDep,
-    provider: ScreenerProviderDep,
 ) -> Response:
     """Screen several posts; results come back in request order and are stored in one transaction.
 
@@ -165,7 +164,7 @@ def create_screening_batch(
     """
     settings = request.app.state.settings
     service.check_batch(body.items, text_limit=settings.max_text_chars, batch_limit=settings.max_batch_size)
-    replayed, outcomes = _screen(session, provider, body.items, idem)
+    replayed, outcomes = _screen(session, screener_provider(request), body.items, idem)
     if replayed is not None:
         return replayed
     if body.store:

@@ -7,7 +7,7 @@ import time
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from jose import jwt
 
 from app.auth.dependencies import require
@@ -32,7 +32,7 @@ def _rsa_pair():
 def probe_client(app, client):
     router = APIRouter()
 
-    @router.get("/v1/_probe", dependencies=[Depends(require("policy:read"))])
+    @router.get("/v1/_probe", dependencies=[require("policy:read")])
     def probe() -> dict:
         return {"ok": True}
 
