@@ -16,7 +16,7 @@ from app.screening.detectors import DetectorRegistry, Doc, Signal, default_regis
 from app.screening.lexicon import Lexicon
 from app.screening.normalize import normalize
 from app.screening.protected import ProtectedTermMatcher
-from app.screening.rules import RuleInput, Signals, apply_rules, spans_to_redact, verdict_of
+from app.screening.rules import RuleInput, Signals, apply_rules, redacts_people, spans_to_redact, verdict_of
 from app.screening.types import AuthorRole, ScreenContext, ScreenResult, Span, Verdict
 
 ENGINE_VERSION = "1.1.0"
@@ -115,12 +115,11 @@ class Screener:
             except Exception as exc:  # noqa: BLE001 - one faulty detector must not lose the post
                 notes.append(f"detector {detector.name} failed: {type(exc).__name__}")
         signals.extend(self._protected_signals(doc))
+        indexed = Signals(signals)
         notes.extend(
             f"detector {s.detector} timed out on pattern {s.pattern_name}"
-            for s in signals
-            if s.kind == "detector.timeout"
+            for s in indexed.by_kind.get("detector.timeout", ())
         )
-        indexed = Signals(signals)
         data = RuleInput(indexed, context, self.pack, len(text), text)
         replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, ())]
 
@@ -134,7 +133,9 @@ class Screener:
         verdict = verdict_of(findings)
         if notes and verdict is Verdict.ALLOW and any("failed" in n for n in notes):
             verdict = Verdict.REVIEW  # fail safe: a person looks when a detector broke
-        final = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, findings)]
+        final = replacements  # names are redacted as well only when a finding is about people
+        if redacts_people(findings):
+            final = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, findings)]
         suggested = _apply(text, final, 0, len(text))
         risk = max((f.confidence for f in findings if f.rule_id != "SM-AFFILIATION"), default=0.0)
         return ScreenResult(verdict, risk, tuple(findings), suggested, policy_version,
@@ -145,7 +146,7 @@ class Screener:
             return []
         toks = doc.tokens
         out = []
-        for match in self.protected.find([t[2] for t in toks]):
+        for match in self.protected.find(doc.words):
             kind, placeholder = _PROTECTED_KIND[match.kind]
             span = doc.span(toks[match.first][0], toks[match.last][1])
             out.append(Signal(kind, span, 0.95, "protected_terms", match.kind,

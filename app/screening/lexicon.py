@@ -8,21 +8,51 @@ too. Entries match on whole words; an entry ending in ``*`` matches any word sta
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import ahocorasick
 
 from app.screening.normalize import normalize_text
 
 
-@dataclass(frozen=True, slots=True)
 class Hit:
-    """A lexicon match in the normalised text: ``[start, end)`` and the matching entry."""
+    """A lexicon match in the normalised text: ``[start, end)`` and the matching entry.
+
+    A plain slotted class (cheaper to make than a frozen dataclass); hits never leave the engine
+    and nothing mutates them. Equality and hashing are by value.
+    """
+
+    __slots__ = ("start", "end", "entry", "category")
 
     start: int
     end: int
     entry: str
     category: str
+
+    def __init__(self, start: int, end: int, entry: str, category: str) -> None:
+        self.start = start
+        self.end = end
+        self.entry = entry
+        self.category = category
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Hit:
+            return NotImplemented
+        return (self.start, self.end, self.entry, self.category) == (
+            other.start,  # type: ignore[attr-defined]
+            other.end,  # type: ignore[attr-defined]
+            other.entry,  # type: ignore[attr-defined]
+            other.category,  # type: ignore[attr-defined]
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.start, self.end, self.entry, self.category))
+
+    def __repr__(self) -> str:
+        return f"Hit(start={self.start!r}, end={self.end!r}, entry={self.entry!r}, category={self.category!r})"
+
+
+def _hit_order(h: Hit) -> tuple[int, int]:
+    return (h.start, -h.end)
 
 
 class Lexicon:
@@ -92,5 +122,6 @@ class Lexicon:
                 elif len(bucket) < max_hits:
                     bucket.append(Hit(start, hit_end, entry, category))
         for hits in found.values():
-            hits.sort(key=lambda h: (h.start, -h.end))
+            if len(hits) > 1:
+                hits.sort(key=_hit_order)
         return found

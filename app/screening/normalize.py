@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 
 # Cyrillic and Greek letters that render like Latin ones (after casefolding), plus typographic
 # punctuation that should compare equal to ASCII.
@@ -40,12 +42,26 @@ _SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ .\-*_][^\W_](?![^\W_])){2,}")
 _DOTTED = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_](?![^\W_])){1,}\.?")
 # A word containing a leet character between letters, e.g. "s3nsory", "c0de", "pr0j3ct".
 _LEETWORD = re.compile(r"(?<![\w@$])[\w@$]*?(?:[^\W\d_][013457@$]|[013457@$][^\W\d_])[\w@$]*")
-_LEET_CHAR = re.compile(r"[013457@$]")
 _NUMERIC_SUFFIX = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|kg|km|yo|yrs?|mins?|hrs?|x|p|mg|ml)")
 _DOMAIN_TAIL = re.compile(r"[\w\-]{0,63}\.[^\W\d_]")
 _REPEAT = re.compile(r"([^\W\dw_])\1{2,}")
-_MULTISPACE = re.compile(r"\s{2,}")
-_TOKEN = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
+_MULTISPACE = re.compile(r"\s\s+")  # not \s{2,}: a leading class lets `re` skip non-space runs fast
+
+# Cheap necessary conditions for the rewrites above. Each finds the first place a match could
+# start, so the full pattern (slow: a lookbehind or Unicode category test at every character)
+# runs from there, or not at all. They start with a literal or a small set, which `re` skips to.
+# A dotted run holds "." + a lone letter; a spaced run a separator, a lone character, a
+# separator and another lone character; a repeat three equal characters; a leet word a leet
+# character next to a letter (the match then starts at that word's start, at or after the
+# previous space).
+_DOTTED_HINT = re.compile(r"\.[^\W\d_](?![^\W_])")
+_SPACED_HINT = re.compile(r"[ .\-*_][^\W_][ .\-*_][^\W_](?![^\W_])")
+_REPEAT_HINT = re.compile(r"(.)\1\1", re.DOTALL)
+_LEET_HINT = re.compile(r"[013457@$](?:(?<=[^\W\d_].)|[^\W\d_])")
+# Word tokens, captured so that split() returns them between the gaps; and their exact ASCII form
+# (faster: ranges rather than Unicode category lookups; [^\W_] on ASCII text is [A-Za-z0-9]).
+_TOKEN_SPLIT = re.compile(r"([^\W_]+(?:'[^\W_]+)*)")
+_ASCII_TOKEN_SPLIT = re.compile(r"([A-Za-z0-9]+(?:'[A-Za-z0-9]+)*)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +123,7 @@ def _fold_char(ch: str) -> str:
     return rep
 
 
-def _char_fold(text: str) -> tuple[str, list[int], list[int]]:
+def _char_fold(text: str) -> tuple[str, Sequence[int], Sequence[int]]:
     """Apply the per-character folds; return text plus start/end maps.
 
     Printable ASCII runs are lowered in bulk; only the other characters go through the per-character
@@ -115,8 +131,8 @@ def _char_fold(text: str) -> tuple[str, list[int], list[int]]:
     """
     if not _SPECIAL.search(text):
         folded = text.lower().replace("`", "'")
-        idx = list(range(len(text)))
-        return folded, idx, list(range(1, len(text) + 1))
+        # Tuples straight away: NormText keeps them as they are (tuple() of a tuple is free).
+        return folded, tuple(range(len(text))), tuple(range(1, len(text) + 1))
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -141,19 +157,21 @@ def _char_fold(text: str) -> tuple[str, list[int], list[int]]:
 
 
 def _rewrite(
-    text: str, starts: list[int], ends: list[int], pattern: re.Pattern[str], repl
-) -> tuple[str, list[int], list[int]]:
+    text: str, starts: Sequence[int], ends: Sequence[int], pattern: re.Pattern[str], repl, pos: int = 0
+) -> tuple[str, Sequence[int], Sequence[int]]:
     """Replace matches of ``pattern`` with ``repl(match) -> list[(char, src_index)]``.
 
     ``src_index`` is an index into the current text; the maps follow it. Returns the inputs
     unchanged when nothing matches (the common case), so clean posts pay only for the scan.
+    The scan starts at ``pos``, which the caller guarantees no match starts before (lookbehinds
+    still see the text before it).
     """
     pieces: list[str] = []
     new_starts: list[int] = []
     new_ends: list[int] = []
     last = 0
     changed = False
-    for m in pattern.finditer(text):
+    for m in pattern.finditer(text, pos):
         produced = repl(m)
         if produced is None:
             continue
@@ -237,14 +255,22 @@ def normalize(original: str) -> Normalized:
 
     """
     text, starts, ends = _char_fold(original)
+    base_starts, base_ends = starts, ends
     base = NormText(text, tuple(starts), tuple(ends), len(original))
-    if "." in text:  # every dotted run holds a dot
-        text, starts, ends = _rewrite(text, starts, ends, _DOTTED, _join_spaced)
-    text, starts, ends = _rewrite(text, starts, ends, _SPACED, _join_spaced)
-    if _LEET_CHAR.search(text):  # every leet word holds a leet character
-        text, starts, ends = _rewrite(text, starts, ends, _LEETWORD, _fold_leet)
-    text, starts, ends = _rewrite(text, starts, ends, _REPEAT, _shorten_repeat)
-    text, starts, ends = _rewrite(text, starts, ends, _MULTISPACE, _single_space)
+    if (m := _DOTTED_HINT.search(text)) is not None:
+        text, starts, ends = _rewrite(text, starts, ends, _DOTTED, _join_spaced, max(0, m.start() - 1))
+    if (m := _SPACED_HINT.search(text)) is not None:
+        text, starts, ends = _rewrite(text, starts, ends, _SPACED, _join_spaced, max(0, m.start() - 1))
+    if (m := _LEET_HINT.search(text)) is not None:
+        word_start = text.rfind(" ", 0, m.start()) + 1
+        text, starts, ends = _rewrite(text, starts, ends, _LEETWORD, _fold_leet, word_start)
+    if (m := _REPEAT_HINT.search(text)) is not None:
+        text, starts, ends = _rewrite(text, starts, ends, _REPEAT, _shorten_repeat, m.start())
+    # Folded ASCII text has no whitespace but " " (only non-ASCII folds could leave other kinds).
+    if "  " in text or not text.isascii():
+        text, starts, ends = _rewrite(text, starts, ends, _MULTISPACE, _single_space)
+    if starts is base_starts and ends is base_ends:  # nothing rewritten (the common case): share the maps
+        return Normalized(base, NormText(text, base.starts, base.ends, len(original)))
     return Normalized(base, NormText(text, tuple(starts), tuple(ends), len(original)))
 
 
@@ -255,4 +281,14 @@ def normalize_text(value: str) -> str:
 
 def tokens(text: str) -> list[tuple[int, int, str]]:
     """Split a normalised text into word tokens ``(start, end, token)``."""
-    return [(m.start(), m.end(), m.group(0)) for m in _TOKEN.finditer(text)]
+    return tokens_and_words(text)[0]
+
+
+def tokens_and_words(text: str) -> tuple[list[tuple[int, int, str]], list[str]]:
+    """Return :func:`tokens` of ``text`` and, separately, the list of the tokens' strings."""
+    # split() alternates gaps and tokens; the running total of their lengths gives every offset,
+    # without a Python-level call per token.
+    parts = (_ASCII_TOKEN_SPLIT if text.isascii() else _TOKEN_SPLIT).split(text)
+    offsets = list(accumulate(map(len, parts)))
+    words = parts[1::2]
+    return list(zip(offsets[0:-1:2], offsets[1::2], words, strict=True)), words

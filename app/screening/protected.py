@@ -82,15 +82,16 @@ class ProtectedTermMatcher:
                 raise ValueError("protected term digest must be 64 hex characters")
             table[digest] = kind
         self._table = table
-        # Digests are compared as raw bytes, and HMAC is computed from precomputed inner and outer
-        # pad states (RFC 2104) so each n-gram costs two C-level hash updates, not the hmac
-        # module's Python wrapper.
+        # Digests are compared as raw bytes, and HMAC is computed from a precomputed inner pad
+        # state and the outer pad (RFC 2104) so each n-gram costs a few C-level hash calls, not
+        # the hmac module's Python wrapper.
         self._raw = {bytes.fromhex(d): k for d, k in table.items()}
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         key = key.ljust(_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        # The outer pad as bytes: one sha256(opad + inner) call is cheaper than copying a state.
+        self._opad = bytes(b ^ 0x5C for b in key)
 
     def __len__(self) -> int:
         return len(self._table)
@@ -109,7 +110,8 @@ class ProtectedTermMatcher:
             return []
         get = self._raw.get
         icopy = self._inner.copy
-        ocopy = self._outer.copy
+        opad = self._opad
+        sha256 = hashlib.sha256
         encoded = [w.encode("utf-8", "surrogatepass") for w in words]
         spaced = [b" " + w for w in encoded]
         out: list[ProtectedMatch] = []
@@ -125,14 +127,11 @@ class ProtectedTermMatcher:
             for j in range(i + 1, i + top):
                 state.update(spaced[j])
                 inners.append(state.digest())
+            kinds = [get(sha256(opad + inner).digest()) for inner in inners]
             size = top
-            while size:
-                o = ocopy()
-                o.update(inners[size - 1])
-                kind = get(o.digest())
-                if kind is not None:
-                    out.append(ProtectedMatch(i, i + size - 1, kind))
-                    break
+            while size and kinds[size - 1] is None:
                 size -= 1
+            if size:
+                out.append(ProtectedMatch(i, i + size - 1, kinds[size - 1]))
             i += size or 1
         return out

@@ -69,10 +69,9 @@ class Signals:
         if len(kinds) == 1:
             found = by_kind.get(kinds[0])
             return list(found) if found else []
-        for k in kinds:  # fast path: most kinds are absent from most posts
-            if k in by_kind:
-                return list(self._sorted(kinds))
-        return []
+        if by_kind.keys().isdisjoint(kinds):  # fast path: most kinds are absent from most posts
+            return []
+        return list(self._sorted(kinds))
 
     def _sorted(self, kinds: tuple[str, ...]) -> list[Signal]:
         """Return the shared, memoised list for ``kinds`` (callers must not mutate it)."""
@@ -90,7 +89,7 @@ class Signals:
 
     def has(self, *kinds: str) -> bool:
         """Return True if any signal of ``kinds`` exists."""
-        return any(k in self.by_kind for k in kinds)
+        return not self.by_kind.keys().isdisjoint(kinds)
 
     def near(self, anchor: Signal, kinds: Iterable[str], window: int) -> Signal | None:
         """Return the closest signal of ``kinds`` within ``window`` characters of ``anchor``."""
@@ -218,9 +217,16 @@ def rule_org_email(d: RuleInput, b: _Builder) -> Finding | None:
     return None
 
 
+#: Kinds every SM-ACCESS finding is made from: without one of them the rule has nothing to say,
+#: which is most posts, so it returns before gathering context.
+_ACCESS_EVIDENCE = ("secret.credential", "secret.location", "secret.hint")
+
+
 def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-ACCESS: published credentials, where keys are kept, guessable schemes."""
     s = d.signals
+    if not s.has(*_ACCESS_EVIDENCE):
+        return None
     personal = s.has("secret.personal")
     work = s.has(*WORK) or (d.insider and s.has("secret.premises"))
     support = (s.get(*WORK) or [None])[0]
@@ -296,9 +302,21 @@ def _own_child(d: RuleInput, ident: Signal) -> bool:
     return _INTRODUCED.search(before) is None
 
 
+#: Kinds every SM-CONFIDENTIAL finding is made from (its primary evidence); see _ACCESS_EVIDENCE.
+_CONFIDENTIAL_EVIDENCE = (
+    "protected.child_name", "protected.family_name", "protected.code_name", "pii.nhs",
+    "pii.name_age", "pii.name_family", "pii.photo_faces", "pii.name",  # child identifiers
+    "pii.dob", "pii.address", "pii.school", "pii.phone", "pii.postcode",  # personal details
+    "internal.specific", "internal.hint", "safeguarding.term", "safeguarding.substance",
+    "pii.su_ref", "pii.photo_nofaces",
+)  # fmt: skip
+
+
 def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-CONFIDENTIAL: people who use the service, internal matters, safeguarding."""
     s = d.signals
+    if not s.has(*_CONFIDENTIAL_EVIDENCE):
+        return None
     for kind in ("protected.child_name", "protected.family_name", "protected.code_name"):
         if s.has(kind):
             return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get(kind)[0],
@@ -382,6 +400,8 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
 def rule_relationships(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-RELATIONSHIPS: public attacks on colleagues, families, service users, business contacts."""
     s = d.signals
+    if not s.has("rel.negative", *HARSH, "complaint.strong", "offensive.ability_insult", "complaint.insinuation"):
+        return None  # every finding below is made from one of these
     negatives = s.get("rel.negative", *HARSH, "complaint.strong", "offensive.ability_insult")
     best: Finding | None = None
     for neg in negatives:
@@ -470,9 +490,19 @@ def _group_target(d: RuleInput, neg: Signal, window: int) -> Signal | None:
     return group
 
 
+#: Kinds every SM-REPUTATION finding is made from; see _ACCESS_EVIDENCE.
+_REPUTATION_EVIDENCE = (
+    "offensive.slur", "offensive.extremist", "offensive.abuse", "offensive.degrading",
+    "offensive.discriminatory", "offensive.ability_insult", "conduct.boast", "conduct.generic",
+    "conduct.soft", "offensive.edgy",
+)  # fmt: skip
+
+
 def rule_reputation(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-REPUTATION: abusive, discriminatory, extremist or degrading language; misconduct boasts."""
     s = d.signals
+    if not s.has(*_REPUTATION_EVIDENCE):
+        return None
     for sig in s.get("offensive.slur", "offensive.extremist", "offensive.abuse",
                      "offensive.degrading", "offensive.discriminatory"):  # fmt: skip
         if sig.kind in ("offensive.slur", "offensive.abuse") and s.near(sig, ("offensive.condemnation",), 200):
@@ -520,9 +550,18 @@ _DECISION_CRITIQUE = frozenset(
 )  # fmt: skip
 
 
+#: Kinds every SM-COMPLAINT finding is made from, except a question from a family member or service
+#: user (which only needs an organisation reference); see _ACCESS_EVIDENCE.
+_COMPLAINT_EVIDENCE = ("complaint.strong", "complaint.weak", "complaint.insinuation", "rel.negative",
+                       "debate.argue", *HARSH)  # fmt: skip
+
+
 def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
     """SM-COMPLAINT: complaints or concerns about organisation matters raised on social media."""
     s = d.signals
+    asker = d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER)
+    if not asker and not s.has(*_COMPLAINT_EVIDENCE):
+        return None  # every finding for other authors is made from one of these
     neutral = s.get("complaint.neutral")
     window = 600
     explicit = s.get(*ORG_EXPLICIT)
@@ -578,7 +617,7 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
                           "through the proper channel.", support=target)  # fmt: skip
     # Families and service users being sarcastic about a decision are hinting at a complaint about
     # the service even when they do not name it ("whoever decided to move the club to a weekday...").
-    if d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER):
+    if asker:
         sarcasm = [t for t in s.get("complaint.insinuation") if t.pattern_name == "sarcasm"]
         if sarcasm:
             return b.make("SM-COMPLAINT", Verdict.REVIEW, sarcasm[0],
@@ -586,7 +625,7 @@ def rule_complaint(d: RuleInput, b: _Builder) -> Finding | None:
                           "should go through the proper channel.")  # fmt: skip
     # Families and service users asking pointed questions about the service are implicit
     # complaints ("the post is only an insinuation or question").
-    if d.context.author_role in (AuthorRole.FAMILY_MEMBER, AuthorRole.SERVICE_USER) and "?" in (d.text):
+    if asker and "?" in (d.text):
         org = s.get(*ORG_ANY)
         if org:
             return b.make("SM-COMPLAINT", Verdict.REVIEW, org[0],
@@ -653,6 +692,8 @@ def rule_debate(d: RuleInput, b: _Builder) -> Finding | None:
     s = d.signals
     if d.context.prior_authority:
         return None
+    if not s.has("debate.argue", "debate.media", "debate.opinion", "debate.hint", "debate.claimed_authority"):
+        return None  # every finding below is made from one of these
     explicit = s.get(*ORG_EXPLICIT)
     argue = s.get("debate.argue")
     if explicit and argue:
@@ -760,6 +801,11 @@ def verdict_of(findings: Iterable[Finding]) -> Verdict:
     return verdict
 
 
+def redacts_people(findings: Iterable[Finding]) -> bool:
+    """Return True if ``findings`` concern people, so names are redacted too (REDACT_WITH_PEOPLE)."""
+    return any(f.rule_id in ("SM-CONFIDENTIAL", "SM-RELATIONSHIPS") for f in findings)
+
+
 def spans_to_redact(signals: Signals, findings: Iterable[Finding]) -> list[tuple[Span, str]]:
     """Return ``(span, placeholder)`` pairs to replace in suggested text, non-overlapping, sorted.
 
@@ -771,8 +817,7 @@ def spans_to_redact(signals: Signals, findings: Iterable[Finding]) -> list[tuple
         Replacement list.
 
     """
-    people = any(f.rule_id in ("SM-CONFIDENTIAL", "SM-RELATIONSHIPS") for f in findings)
-    kinds = REDACT_ALWAYS | (REDACT_WITH_PEOPLE if people else frozenset())
+    kinds = REDACT_ALWAYS | (REDACT_WITH_PEOPLE if redacts_people(findings) else frozenset())
     candidates = [
         (s.span, s.placeholder or "[REDACTED]") for s in signals.all if s.kind in kinds and s.span.end > s.span.start
     ]

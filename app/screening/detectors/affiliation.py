@@ -63,7 +63,8 @@ class AffiliationDetector(BaseDetector):
         """
         out = self.hits_to_signals(doc, "affiliation_claims", "affil.claim", 0.8)
         text = doc.text
-        for start, end, tok in doc.tokens:
+        # A set test first, so posts without any pronoun skip the per-token loop.
+        for start, end, tok in doc.tokens if not self._first_person.isdisjoint(doc.words) else ():
             if tok in self._first_person:
                 if (start and text[start - 1] == "-") or text[end : end + 1] == "-":
                     continue  # part of a hyphenated word ("wi-fi", "hi-fi"), not a pronoun

@@ -9,15 +9,18 @@ from typing import ClassVar, Protocol, runtime_checkable
 
 from app.policy.pack import PolicyPack
 from app.screening.lexicon import Hit
-from app.screening.normalize import Normalized, tokens
+from app.screening.normalize import Normalized, tokens_and_words
 from app.screening.types import ScreenContext, Span
 
 _DIGIT = re.compile(r"\d")
 
 
-@dataclass(frozen=True, slots=True)
 class Signal:
     """One piece of evidence a detector found; rules combine signals into findings.
+
+    A plain slotted class rather than a frozen dataclass: a post makes several and the frozen
+    ``__init__`` (one ``object.__setattr__`` per field) dominated their cost. Signals never leave
+    the engine and nothing mutates them; equality and hashing are by value, as before.
 
     Attributes:
         kind: Dotted signal name, e.g. ``"org.explicit"`` or ``"secret.credential"``.
@@ -31,14 +34,55 @@ class Signal:
 
     """
 
+    __slots__ = ("kind", "span", "score", "detector", "pattern_name", "entry", "placeholder", "validation")
+
     kind: str
     span: Span
     score: float
     detector: str
-    pattern_name: str | None = None
-    entry: str | None = None
-    placeholder: str | None = None
-    validation: str | None = None
+    pattern_name: str | None
+    entry: str | None
+    placeholder: str | None
+    validation: str | None
+
+    def __init__(
+        self,
+        kind: str,
+        span: Span,
+        score: float,
+        detector: str,
+        pattern_name: str | None = None,
+        entry: str | None = None,
+        placeholder: str | None = None,
+        validation: str | None = None,
+    ) -> None:
+        self.kind = kind
+        self.span = span
+        self.score = score
+        self.detector = detector
+        self.pattern_name = pattern_name
+        self.entry = entry
+        self.placeholder = placeholder
+        self.validation = validation
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.kind, self.span, self.score, self.detector, self.pattern_name, self.entry,
+                self.placeholder, self.validation)  # fmt: skip
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Signal:
+            return NotImplemented
+        return self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return (
+            f"Signal(kind={self.kind!r}, span={self.span!r}, score={self.score!r}, detector={self.detector!r}, "
+            f"pattern_name={self.pattern_name!r}, entry={self.entry!r}, placeholder={self.placeholder!r}, "
+            f"validation={self.validation!r})"
+        )
 
 
 @dataclass(slots=True)
@@ -56,6 +100,7 @@ class Doc:
     norm: Normalized
     hits: dict[str, list[Hit]]
     _tokens: list[tuple[int, int, str]] | None = field(default=None, repr=False)
+    _words: list[str] | None = field(default=None, repr=False)
     _has_digit: bool | None = field(default=None, repr=False)
 
     @property
@@ -79,8 +124,15 @@ class Doc:
     def tokens(self) -> list[tuple[int, int, str]]:
         """Return word tokens of ``text`` as ``(start, end, token)``."""
         if self._tokens is None:
-            self._tokens = tokens(self.text)
+            self._tokens, self._words = tokens_and_words(self.text)
         return self._tokens
+
+    @property
+    def words(self) -> list[str]:
+        """Return the strings of :attr:`tokens`, in order (callers must not mutate the list)."""
+        if self._words is None:
+            self._tokens, self._words = tokens_and_words(self.text)
+        return self._words
 
     def span(self, start: int, end: int) -> Span:
         """Map a ``text``-view span to the original text."""

@@ -10,6 +10,10 @@ from app.screening.types import ScreenContext
 
 # The lookbehind anchors each candidate at the first digit, keeping the scan linear.
 _MONEY = re.compile(r"[£$€]\s?\d[\d,.]{0,20}\s?(?:k|m|bn|million|grand)?|(?<![\d,.])\d[\d,.]{0,20}\s?(?:k|grand)\b")
+# A sum has a currency sign or ends in "k"/"grand" after a figure; most posts with digits have
+# neither, and these checks are much cheaper than trying _MONEY at every position.
+_CURRENCY = ("£", "$", "€")
+_THOUSANDS = re.compile(r"[\d,.]\s?(?:k|grand)\b")
 
 
 class InternalMattersDetector(LexiconDetector):
@@ -45,7 +49,8 @@ class InternalMattersDetector(LexiconDetector):
 
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Find sums of money (a figure makes a finance disclosure specific)."""
-        if not doc.has_digit:
+        base = doc.base
+        if not doc.has_digit or not (any(c in base for c in _CURRENCY) or _THOUSANDS.search(base)):
             return []
         return [
             Signal("internal.money", doc.base_span(m.start(), m.end()), 0.5, self.name, "money")

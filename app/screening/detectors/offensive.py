@@ -10,6 +10,8 @@ from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.types import ScreenContext
 
 _MASKED = re.compile(r"(?<![\w*#%!@$])[^\W\d_]{1,3}[*#%!@$]{1,4}[^\W\d_]{0,8}(?![\w*#%!@$])")
+# Every masked word has a symbol right after a letter, at most three characters into the match.
+_MASK_HINT = re.compile(r"[*#%!@$](?<=[^\W\d_][*#%!@$])")
 # "<pronoun> is <intensifier> mental": the lexicon lists the plain form ("he's mental"); a degree
 # word in between ("proper", "totally") does not make it any less of an ableist insult.
 _INTENSIFIED_ABLEISM = re.compile(
@@ -84,9 +86,10 @@ class OffensiveDetector(LexiconDetector):
         """Find slurs with letters replaced by symbols, keeping first and visible letters."""
         out: list[Signal] = []
         base = doc.base
-        if not any(c in base for c in "*#%!@$"):
+        hint = _MASK_HINT.search(base)
+        if hint is None:
             return out
-        for m in _MASKED.finditer(base):
+        for m in _MASKED.finditer(base, max(0, hint.start() - 3)):
             token = m.group(0)
             for word, kind in self._masked_targets.get(len(token), ()):
                 if all(t == w or t in "*#%!@$" for t, w in zip(token, word, strict=True)):

@@ -13,6 +13,9 @@ from app.screening.normalize import normalize_text
 from app.screening.types import ScreenContext, Span
 
 _UPPER_IP = re.compile(r"(?<![A-Za-z])I\.?\s?P\.?(?![A-Za-z])")
+#: Optional trunk prefix of a public phone number ("+44 (0)", "0") and its longest match.
+_TRUNK_PREFIX = r"(?:\+?44\s?\(?0?\)?|0)?"
+_TRUNK_PREFIX_LEN = len("+44 (0)")
 
 
 class OrgMentionDetector(BaseDetector):
@@ -47,15 +50,25 @@ class OrgMentionDetector(BaseDetector):
         self._name_parts = normalize_text(org.name).split()
         self._joined = "".join(self._name_parts)
         self._threshold = pack.thresholds.fuzzy_name_score
+        # _fuzzy only looks at tokens that start like the name and are nearly as long as its
+        # first word; a text with no such run of word characters cannot have one.
+        first = self._name_parts[0] if self._name_parts else ""
+        reach = max(0, len(first) - 4)
+        self._fuzzy_hint = re.compile(re.escape(first[:1]) + rf"[\w']{{{reach}}}") if first else None
         digits = [re.sub(r"\D", "", p) for p in org.phones]
         if org.company_number:
             digits.append(re.sub(r"\D", "", org.company_number))
         # Public numbers with any spacing; UK numbers may also appear as +44 without the 0.
         alts = []
+        bodies = []
         for d in digits:
             body = d[1:] if d.startswith("0") else d
-            alts.append(r"(?:\+?44\s?\(?0?\)?|0)?" + r"[\s\-]?".join(body))
+            bodies.append(r"[\s\-]?".join(body))
+            alts.append(_TRUNK_PREFIX + bodies[-1])
         self._public_numbers = re.compile("|".join(alts)) if alts else None
+        # The numbers without their optional prefix: starting with a digit, ``re`` finds them fast,
+        # and a full match starts at most _TRUNK_PREFIX_LEN characters before one.
+        self._public_bodies = re.compile("|".join(bodies)) if bodies else None
 
     def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Find explicit and implicit references to the organisation.
@@ -71,8 +84,9 @@ class OrgMentionDetector(BaseDetector):
         negatives = [doc.span(h.start, h.end) for h in doc.get("org_not_references")]
         out = self.hits_to_signals(doc, "org_names", "org.explicit", 1.0)
         out += self._fuzzy(doc, [s.span for s in out])
-        if self._public_numbers is not None and doc.has_digit:
-            for m in self._public_numbers.finditer(doc.base):
+        body = self._public_bodies.search(doc.base) if self._public_bodies is not None and doc.has_digit else None
+        if body is not None:
+            for m in self._public_numbers.finditer(doc.base, max(0, body.start() - _TRUNK_PREFIX_LEN)):
                 out.append(
                     Signal("org.public_contact", doc.base_span(m.start(), m.end()), 0.9,
                            self.name, "public_number", placeholder=None)
@@ -101,6 +115,8 @@ class OrgMentionDetector(BaseDetector):
 
     def _fuzzy(self, doc: Doc, known: list[Span]) -> list[Signal]:
         """Misspelt names: token pairs close to the name's words, or one token close to it joined."""
+        if self._fuzzy_hint is not None and self._fuzzy_hint.search(doc.text) is None:
+            return []
         toks = doc.tokens
         first, rest = self._name_parts[0], self._name_parts[1:]
         out: list[Signal] = []

@@ -19,17 +19,25 @@ from app.screening.types import ScreenContext, Span
 
 # All patterns are linear: bounded repetitions of single-character classes, no nested unbounded
 # quantifiers, so a 100 KB adversarial post cannot make them backtrack.
-_PHONE = re.compile(r"(?<![\d+])(?:\+44[\s\-]?(?:\(0\)[\s\-]?)?|\(?0)(?:[\s\-)]{0,2}\d){9,10}(?!\d)")
+# Where a pattern must not follow some character, the lookbehind comes after the first character
+# (``\d(?<![\d\-]\d)`` rather than ``(?<![\d\-])\d``, ``[A-Z](?<!\w[A-Z])`` rather than
+# ``\b[A-Z]``): the same matches, but a pattern that starts with a character class lets ``re``
+# skip straight to the characters that can start a match instead of trying every position.
+_PHONE = re.compile(
+    r"(?:\+(?<![\d+]\+)44[\s\-]?(?:\(0\)[\s\-]?)?|\((?<![\d+]\()0|0(?<![\d+]0))(?:[\s\-)]{0,2}\d){9,10}(?!\d)"
+)
 _EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,6}")
 _POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]? ?\d[abd-hjlnp-uw-z]{2}\b")
-_NHS = re.compile(r"(?<![\d\-])\d{3}[ \-]?\d{3}[ \-]?\d{4}(?![\d\-])")
+# A postcode has a letter right before a digit; the match starts at most two characters earlier.
+_POSTCODE_HINT = re.compile(r"\d(?<=[a-z]\d)")
+_NHS = re.compile(r"\d(?<![\d\-]\d)\d\d[ \-]?\d{3}[ \-]?\d{4}(?![\d\-])")
 _DATE = re.compile(
-    r"(?<!\d)\d{1,2}[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})(?!\d)"
-    r"|\b\d{1,2}(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6},? "
-    r"(?:19|20)\d{2}\b"
+    r"\d(?:(?<!\d\d)\d?[/.\-]\d{1,2}[/.\-](?:\d{4}|\d{2})(?!\d)"
+    r"|(?<!\w\d)\d?(?:st|nd|rd|th)? (?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]{0,6},? "
+    r"(?:19|20)\d{2}\b)"
 )
 _NAME_AGE = re.compile(
-    r"\b([A-Z][a-z]{1,20})\s?(?:\(\s?(?:aged? )?(\d{1,2})\s?(?:yrs?|years?|y/?o|lat|ans|años)?\s?\)"
+    r"([A-Z](?<!\w[A-Z])[a-z]{1,20})\s?(?:\(\s?(?:aged? )?(\d{1,2})\s?(?:yrs?|years?|y/?o|lat|ans|años)?\s?\)"
     r"|, (?:aged? )?(\d{1,2})(?: ?(?:yrs?|years? old|y/?o))?(?=[,.)!\s])"
     r"| aged (\d{1,2})\b| \((\d{1,2}) ?(?:yrs?|y/?o)?\))"
 )
@@ -39,21 +47,23 @@ _AGE_FIRST = re.compile(
     r"(?:who is|who['’]s|is|(?:and )?(?:he|she)(?: is|['’]s)) (?:about |around |nearly |almost |only |just )?"
     r"(\d{1,2})(?: (?:years old|now|today))?\b"
 )
+#: How far before its first digit an _AGE_FIRST match can start ("Xxxxxxxxxxxxxxxxxxxxx, and she is around 7").
+_AGE_FIRST_REACH = 41
 # "Tyler's dad": a named child identified through their parent (or the parent through the child).
 _NAME_FAMILY = re.compile(
-    r"\b([A-Z][a-z]{1,20})'s (?:mum|mam|mom|mummy|dad|daddy|mother|father|parents|nan|nana|gran|"
+    r"([A-Z](?<!\w[A-Z])[a-z]{1,20})'s (?:mum|mam|mom|mummy|dad|daddy|mother|father|parents|nan|nana|gran|"
     r"granny|grandma|grandad|grandparents|brother|sister|carer|foster carer|family|stepdad|stepmum)\b"
 )
 _TITLES = ("Mr", "Ms", "Miss", "Mx", "Dr")  # substrings every _TITLED match contains
 _DIGIT = re.compile(r"\d")
-_CAP_WORD = re.compile(r"\b[A-Z][a-zA-Z'\-]{1,20}\b")
+_CAP_WORD = re.compile(r"[A-Z](?<!\w[A-Z])[a-zA-Z'\-]{1,20}\b")
 _SCHOOL = re.compile(
     r"\b(?:St\.? )?(?:[A-Z][a-z']{1,20} ){1,3}(?:Primary|Academy|Infants?|Juniors?|High School|"
     r"School|Nursery|College)\b"
 )
 _SCHOOL_WORDS = ("Primary", "Academy", "Infant", "Junior", "High School", "School", "Nursery", "College")
 _ADDRESS = re.compile(
-    r"\b\d{1,4}[A-Za-z]?,? (?:[A-Z][a-z']{1,20} ){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|"
+    r"\d(?<!\w\d)\d{0,3}[A-Za-z]?,? (?:[A-Z][a-z']{1,20} ){1,3}(?:Road|Rd|Street|St|Lane|Ln|Avenue|Ave|"
     r"Close|Drive|Dr|Way|Crescent|Cres|Court|Ct|Grove|Place|Pl|Terrace|Gardens|Gdns|Walk|Mews|"
     r"Row|Square|Sq|Hill|View|Rise|Park)\b"
 )
@@ -184,7 +194,8 @@ class PersonalDataDetector(LexiconDetector):
                                   0.9 if nhs_context else 0.7, self.name, "nhs_number",
                                   placeholder="[NHS_NUMBER]", validation="nhs_mod11_ok"))  # fmt: skip
         dob_near = [h.end for h in doc.get("dob_terms")]
-        for m in _POSTCODE.finditer(base):
+        hint = _POSTCODE_HINT.search(base)
+        for m in _POSTCODE.finditer(base, max(0, hint.start() - 2)) if hint else ():
             out.append(Signal("pii.postcode", doc.base_span(m.start(), m.end()), 0.6, self.name,
                               "uk_postcode", placeholder="[POSTCODE]"))  # fmt: skip
         for m in _DATE.finditer(base):
@@ -202,7 +213,8 @@ class PersonalDataDetector(LexiconDetector):
         seen: set[int] = set()
         # Cheap substring gates skip patterns that cannot match: both age patterns need a digit,
         # the family pattern "'s ", the titled pattern a title.
-        has_digit = doc.has_digit or _DIGIT.search(original) is not None
+        first_digit = _DIGIT.search(original)
+        has_digit = doc.has_digit or first_digit is not None
         for m in _NAME_AGE.finditer(original) if has_digit else ():
             age = next(int(g) for g in m.groups()[1:] if g)
             if age <= 25 and normalize_text(m.group(1)) not in _NOT_NAMES:
@@ -219,7 +231,8 @@ class PersonalDataDetector(LexiconDetector):
             seen.add(m.start())
             out.append(Signal("pii.name", Span(m.start(), m.end()), 0.6, self.name, "titled_name",
                               placeholder="[NAME]"))  # fmt: skip
-        for m in _AGE_FIRST.finditer(original) if has_digit else ():
+        age_first = _AGE_FIRST.finditer(original, max(0, first_digit.start() - _AGE_FIRST_REACH)) if first_digit else ()
+        for m in age_first:
             if m.group(1):
                 age, start, end = int(m.group(1)), m.start(2), m.end(2)
             else:
@@ -229,6 +242,11 @@ class PersonalDataDetector(LexiconDetector):
                 out.append(Signal("pii.name_age", Span(start, end), 0.8, self.name,
                                   "name_with_age", _name_key(original[start:end]), "[NAME]"))  # fmt: skip
         if not self._names:
+            return out
+        # The lookup keys of every capitalised word at once (lower-cased, one "'s" dropped), so
+        # posts naming nobody on the list skip the per-word loop.
+        keys = (" ".join(_CAP_WORD.findall(original)).lower() + " ").replace("'s ", " ").split()
+        if self._names.isdisjoint(keys):
             return out
         for m in _CAP_WORD.finditer(original):
             if m.start() in seen:

@@ -10,8 +10,10 @@ from app.screening.detectors.base import Doc, LexiconDetector, Signal
 from app.screening.types import ScreenContext, Span
 
 # A named business ("Spotless Windows Ltd", "Acme Care Agency") identifies a business contact.
+# (``[A-Z](?<!\w[A-Z])`` is ``\b[A-Z]`` written so that ``re`` can skip to capital letters.)
 _BUSINESS = re.compile(
-    r"\b(?:[A-Z][\w&'\-]{1,30} ){1,4}(?:Ltd|Limited|plc|PLC|LLP|& Co|& Sons|Services|Agency|"
+    r"[A-Z](?<!\w[A-Z])[\w&'\-]{1,30} (?:[A-Z][\w&'\-]{1,30} ){0,3}"
+    r"(?:Ltd|Limited|plc|PLC|LLP|& Co|& Sons|Services|Agency|"
     r"Contractors|Cleaning|Catering|Transport|Coaches|Taxis|Cars|Cabs|Travel|Minibuses|Builders|"
     r"Solutions|Care|Recruitment|Staffing|Electrical|Electrics|Plumbing|Heating|Maintenance|Security|"
     r"Facilities|Joinery|Roofing|Decorators|Decorating|Hire|Logistics|Caterers|Kitchens|Supplies|Buses)\b\.?"
