@@ -45,3 +45,8 @@ class Screening(SQLModel, table=True):
     audit_seq: int | None = Field(
         default=None, description="The `screenings.sealed` audit event covering this row; null until sealed."
     )
+
+
+#: The columns a screening is stored with, i.e. every column but the seal that is stamped on it
+#: later: what the hot path inserts and what a seal's digest covers.
+CONTENT_COLUMNS = [c for c in Screening.__table__.c if c.name != "audit_seq"]  # type: ignore[attr-defined]

@@ -28,7 +28,7 @@ from sqlmodel import Session
 
 from app.audit import service as audit
 from app.audit.models import AuditEvent
-from app.screening.models import Screening
+from app.screening.models import CONTENT_COLUMNS, Screening
 
 log = logging.getLogger(__name__)
 
@@ -37,10 +37,8 @@ SEAL_ACTION = "screenings.sealed"
 SEAL_BATCH_SIZE = 250
 
 _TABLE = Screening.__table__  # type: ignore[attr-defined]
-#: Every stored column except the seal marker itself, in a fixed order.
-_SEALED_COLUMNS = [c for c in _TABLE.c if c.name != "audit_seq"]
 _ORDER = (_TABLE.c.created_at, _TABLE.c.id)
-_PENDING = sa.select(*_SEALED_COLUMNS).where(_TABLE.c.audit_seq.is_(None)).order_by(*_ORDER)
+_PENDING = sa.select(*CONTENT_COLUMNS).where(_TABLE.c.audit_seq.is_(None)).order_by(*_ORDER)
 _MARK = (
     sa.update(_TABLE)
     .where(_TABLE.c.id.in_(sa.bindparam("ids", expanding=True)))
@@ -59,7 +57,7 @@ def row_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[int, str]:
     digest = hashlib.sha256()
     count = 0
     for row in rows:
-        fields = {c.name: _canonical(row[c.name]) for c in _SEALED_COLUMNS}
+        fields = {c.name: _canonical(row[c.name]) for c in CONTENT_COLUMNS}
         digest.update(json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str).encode())
         digest.update(b"\n")  # JSON never holds a raw newline, so rows cannot run together
         count += 1
@@ -128,7 +126,7 @@ def verify_seals(session: Session) -> SealReport:
         )
     }
     sealed_rows = session.execute(
-        sa.select(_TABLE.c.audit_seq, *_SEALED_COLUMNS)
+        sa.select(_TABLE.c.audit_seq, *CONTENT_COLUMNS)
         .where(_TABLE.c.audit_seq.is_not(None))
         .order_by(_TABLE.c.audit_seq, *_ORDER)
         .execution_options(yield_per=1000)

@@ -19,7 +19,7 @@ from app.db import utcnow
 from app.errors import NotFound, Unprocessable
 from app.pagination import keyset_page, split_page
 from app.protected_terms import service as terms_service
-from app.screening.models import Screening
+from app.screening.models import CONTENT_COLUMNS, Screening
 from app.screening.schemas import PostIn
 from app.screening.types import AuthorRole, Finding, ScreenContext, ScreenResult, Verdict
 
@@ -200,12 +200,11 @@ def _row(outcome: Outcome, actor: str) -> dict[str, Any]:
 
 _SCREENINGS = Screening.__table__  # type: ignore[attr-defined]
 _INSERT_SCREENING = insert(_SCREENINGS)
-_STORED_COLUMNS = [c.name for c in _SCREENINGS.c if c.name != "audit_seq"]
 # INSERT ... SELECT <the row> WHERE <protected-term counter> = :terms_version: the hot path's
 # check that the screener was current, folded into its one write instead of a read before it.
 _INSERT_IF_TERMS_UNCHANGED = insert(_SCREENINGS).from_select(
-    _STORED_COLUMNS,
-    sa.select(*(sa.bindparam(name, type_=_SCREENINGS.c[name].type) for name in _STORED_COLUMNS)).where(
+    CONTENT_COLUMNS,
+    sa.select(*(sa.bindparam(c.name, type_=c.type) for c in CONTENT_COLUMNS)).where(
         terms_service.VERSION_NOW == sa.bindparam("terms_version")
     ),
 ).returning(_SCREENINGS.c.id)  # a row back means inserted (psycopg gives no rowcount for INSERT ... SELECT)
