@@ -19,7 +19,7 @@ from app.screening.protected import ProtectedTermMatcher
 from app.screening.rules import RuleInput, Signals, apply_rules, redacts_people, spans_to_redact, verdict_of
 from app.screening.types import AuthorRole, ScreenContext, ScreenResult, Span, Verdict
 
-ENGINE_VERSION = "1.1.0"
+ENGINE_VERSION = "1.2.0"
 
 _PROTECTED_KIND = {
     "child_name": ("protected.child_name", "[NAME]"),

@@ -164,7 +164,7 @@ class ScreeningRead(BaseModel):
                     ],
                     "suggested_text": "Great day volunteering at the centre! Call me on [PHONE] about the raffle.",
                     "policy_version": "2019.11+1a2b3c4d",
-                    "engine_version": "1.1.0",
+                    "engine_version": "1.2.0",
                     "notes": [],
                     "created_at": "2026-01-05T10:15:00Z",
                     "author": {"id": "vol-2201", "role": "volunteer"},

@@ -19,10 +19,15 @@ from tests.screening.conftest import ctx
 HERE = Path(__file__).parent
 
 
+def _score(screener, name: str) -> dict:
+    """Evaluate the screener on one labelled JSONL file beside this module."""
+    records = [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line]
+    return evaluate(records, screener)
+
+
 @pytest.mark.parametrize("name", ["fresh_posts.jsonl", "fresh_posts_holdout.jsonl", "fresh_posts_final.jsonl"])
 def test_fresh_posts_score_well(screener, name):
-    records = [json.loads(line) for line in (HERE / name).read_text(encoding="utf-8").splitlines() if line]
-    m = evaluate(records, screener)
+    m = _score(screener, name)
     assert m["verdict_accuracy"] >= 0.93
     assert m["block_recall"] >= 0.9
     assert m["false_block_rate"] == 0.0
@@ -119,3 +124,65 @@ def test_reputation_breaches_block(screener, text, role):
 def test_hard_negatives_stay_allowed(screener, text, role):
     result = screener.screen(text, ctx(role))
     assert result.verdict.value == "allow", _rules(result)
+
+
+# Concepts from a blind labelled set scored in session 2 (sentences below are written for the tests).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "So proud of the gang at Independence Project, 6 years this week and still loving it!",
+        "Back at the centre, 2 weeks after my op. Missed everyone.",
+    ],
+)
+def test_a_duration_after_a_comma_is_not_a_childs_age(screener, text):
+    result = screener.screen(text, ctx("staff"))
+    assert "SM-CONFIDENTIAL" not in _rules(result)
+    assert result.verdict.value == "allow"
+
+
+def test_little_before_a_first_name_marks_a_child_of_the_centre(screener):
+    text = "Big thank you to little Maisie from the Saturday club at Independence Project, she made my day"
+    assert _rules(screener.screen(text, ctx("family_member"))).get("SM-CONFIDENTIAL") == "block"
+    # The same name without a child cue or the centre stays allowed.
+    assert "SM-CONFIDENTIAL" not in _rules(screener.screen("Had coffee with Maisie today", ctx("staff")))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Word from the team meeting: Independence Project is axing three more roles in spring.",
+        "Independence Project just lost the big lottery grant, so the budget is in pieces.",
+    ],
+)
+def test_quantified_cuts_and_lost_funding_are_internal_matters(screener, text):
+    assert "SM-CONFIDENTIAL" in _rules(screener.screen(text, ctx("staff")))
+
+
+@pytest.mark.parametrize(
+    "text", ["Lost two hours at the centre waiting for the plumber today", "I cut three inches off my hair"]
+)
+def test_lost_time_and_haircuts_are_not_cuts(screener, text):
+    assert "SM-CONFIDENTIAL" not in _rules(screener.screen(text, ctx("staff")))
+
+
+def test_a_credential_after_a_stop_word_needs_a_link_word_right_before_it(screener):
+    named = "Staff wifi finally fixed, for anyone in tomorrow it's Harbour_77x - keep it to yourselves"
+    assert _rules(screener.screen(named, ctx("staff"))).get("SM-ACCESS") == "block"
+    dated = "Changed my wifi password in 2021 and it still works"
+    assert "SM-ACCESS" not in _rules(screener.screen(dated, ctx("staff")))
+
+
+# Two blind sets written in session 2 from the policy and the evaluation README only, by writers who
+# never saw the engine, its tests or dev.jsonl. Set A's misses were studied and fixed by concept;
+# set B was only scored (0.800 -> 0.844 accuracy across that fix). Regression floors, not targets.
+@pytest.mark.parametrize(
+    ("name", "accuracy", "block_recall", "false_block"),
+    [("blind_session2_a.jsonl", 0.84, 0.88, 0.0), ("blind_session2_b.jsonl", 0.84, 0.76, 0.07)],
+)
+def test_blind_sets_keep_their_scores(screener, name, accuracy, block_recall, false_block):
+    m = _score(screener, name)
+    assert m["verdict_accuracy"] >= accuracy
+    assert m["block_recall"] >= block_recall
+    assert m["false_block_rate"] <= false_block

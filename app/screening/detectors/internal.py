@@ -14,6 +14,14 @@ _MONEY = re.compile(r"[£$€]\s?\d[\d,.]{0,20}\s?(?:k|m|bn|million|grand)?|(?<!
 # neither, and these checks are much cheaper than trying _MONEY at every position.
 _CURRENCY = ("£", "$", "€")
 _THOUSANDS = re.compile(r"[\d,.]\s?(?:k|grand)\b")
+# Restructure and funding losses phrased with a quantity or a qualifier between the verb and the
+# noun, which fixed lexicon phrases miss: "cutting four posts", "axing 3 more roles",
+# "losing £84k of council money", "lost the big grant". Hours are left out: "lost two hours".
+_CUTS = re.compile(
+    r"\b(?:cut(?:s|ting)?|axe[sd]?|axing|scrap(?:s|ped|ping)?|los(?:e|es|ing|t)|shed(?:ding)?)\s+"
+    r"(?:[\w'£$€.,]+\s+){1,3}(?:posts|jobs|roles|positions|funding|grants?|council money|contracts?)\b"
+)
+_CUT_VERBS = ("cut", "axe", "axing", "scrap", "los", "shed")
 
 
 class InternalMattersDetector(LexiconDetector):
@@ -48,11 +56,17 @@ class InternalMattersDetector(LexiconDetector):
     }
 
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
-        """Find sums of money (a figure makes a finance disclosure specific)."""
+        """Find sums of money (a figure makes a finance disclosure specific) and quantified cuts."""
         base = doc.base
-        if not doc.has_digit or not (any(c in base for c in _CURRENCY) or _THOUSANDS.search(base)):
-            return []
-        return [
-            Signal("internal.money", doc.base_span(m.start(), m.end()), 0.5, self.name, "money")
-            for m in _MONEY.finditer(doc.base)
-        ]
+        out = []
+        if any(v in base for v in _CUT_VERBS):
+            out += [
+                Signal("internal.specific", doc.base_span(m.start(), m.end()), 0.8, self.name, "quantified_cut")
+                for m in _CUTS.finditer(base)
+            ]
+        if doc.has_digit and (any(c in base for c in _CURRENCY) or _THOUSANDS.search(base)):
+            out += [
+                Signal("internal.money", doc.base_span(m.start(), m.end()), 0.5, self.name, "money")
+                for m in _MONEY.finditer(base)
+            ]
+        return out

@@ -39,6 +39,8 @@ _DATE = re.compile(
 _NAME_AGE = re.compile(
     r"([A-Z](?<!\w[A-Z])[a-z]{1,20})\s?(?:\(\s?(?:aged? )?(\d{1,2})\s?(?:yrs?|years?|y/?o|lat|ans|años)?\s?\)"
     r"|, (?:aged? )?(\d{1,2})(?: ?(?:yrs?|years? old|y/?o))?(?=[,.)!\s])"
+    # ... but not a duration or a time: "the project, 4 years this month", "Jack, 10 mins late".
+    r"(?! ?(?:years?|yrs?|months?|weeks?|days?|hours?|hrs?|mins?|minutes?|am|pm)\b(?! old))"
     r"| aged (\d{1,2})\b| \((\d{1,2}) ?(?:yrs?|y/?o)?\))"
 )
 _TITLED = re.compile(r"\b(?:Mr|Mrs|Ms|Miss|Mx|Dr)\.? [A-Z][a-z'\-]{1,20}\b")
@@ -259,11 +261,20 @@ class PersonalDataDetector(LexiconDetector):
                 end = m.start() + len(key)
                 out.append(Signal("pii.name", Span(m.start(), end), 0.5, self.name,
                                   "first_name", _name_key(key), "[NAME]"))  # fmt: skip
+                diminutive = _DIMINUTIVE.search(original, max(0, m.start() - 8), m.start())
+                if diminutive is not None:  # "little Ruby", "wee Callum": a child, by the words used
+                    out.append(Signal("pii.child_word", Span(diminutive.start(), diminutive.end(1)), 0.3,
+                                      self.name, "diminutive_name"))  # fmt: skip
         return out
+
+
+#: A diminutive right before a first name ("little Ruby", "lil Jay", "wee Callum") marks a child.
+_DIMINUTIVE = re.compile(r"\b(little|lil|wee)\s+$", re.IGNORECASE)
 
 
 # Capitalised words that the name-with-age pattern would otherwise take for a name.
 _NOT_NAMES = frozenset(
+    "project centre center charity office independence "  # the workplace, never a child
     "year years aged age level stage step room group class team week day days page part episode "
     "chapter number no season series size grade key top under over the and jan feb mar apr may "
     "jun jul aug sep sept oct nov dec".split()

@@ -137,6 +137,10 @@ class SecretsDetector(LexiconDetector):
             window = window[: stop.start() + 1]
         linked = False
         chunks = list(_CHUNK.finditer(window))[:12]
+        # After a stop word ("in", "since") only a value right behind a later link word counts:
+        # "wifi sorted, if ur in this week it's X" names X; "password changed in 2019" names nothing.
+        after_stop = False
+        link_k = -1
         for k, m in enumerate(chunks):
             chunk = m.group(0)
             word = chunk.strip(",;:")
@@ -153,12 +157,16 @@ class SecretsDetector(LexiconDetector):
                     return pos + m.start(), pos + end_m.start() + len(end_m.group(0).rstrip(",;.!?"))
             if _looks_secret(chunk):
                 # Right after the keyword, or after a linking word ("is", "=", "now", "/").
-                if k <= 1 or linked:
+                if (k <= 1 and not after_stop) or (linked and (not after_stop or k - link_k <= 2)):
                     core_start = m.start() + (len(chunk) - len(chunk.lstrip("\"'([")))
                     core_end = m.start() + len(chunk.rstrip("\"')],;.!?"))
                     return pos + core_start, pos + core_end
                 return None
             if word in _STOP:
-                return None
-            linked = linked or word in _LINKS or chunk.endswith((":", "="))
+                if not any(c.group(0) in _LINKS for c in chunks[k + 1 :]):
+                    return None
+                after_stop, linked = True, False
+                continue
+            if word in _LINKS or chunk.endswith((":", "=")):
+                linked, link_k = True, k
         return None
