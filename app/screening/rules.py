@@ -266,7 +266,9 @@ def _child_identifiers(d: RuleInput) -> list[Signal]:
     out = s.get("pii.name_age", "pii.name_family", "pii.photo_faces")
     context_kinds = ("pii.child_word", "pii.health", "pii.incident")
     for name in s.get("pii.name"):
-        if s.near(name, context_kinds, 30) and not s.near(name, ADULT_ROLE_WORDS, 30):
+        # A child word right before the name ("little Ruby") outweighs a role word nearby.
+        child_named = s.near(name, ("pii.child_word",), 1) is not None
+        if child_named or (s.near(name, context_kinds, 30) and not s.near(name, ADULT_ROLE_WORDS, 30)):
             out.append(name)
     if d.context.author_role in (AuthorRole.FAMILY_MEMBER, *INSIDER_ROLES):
         # A parent (or a member of staff) writing about their own child shares their own news.

@@ -142,9 +142,23 @@ def test_a_duration_after_a_comma_is_not_a_childs_age(screener, text):
     assert result.verdict.value == "allow"
 
 
-def test_little_before_a_first_name_marks_a_child_of_the_centre(screener):
-    text = "Big thank you to little Maisie from the Saturday club at Independence Project, she made my day"
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Big thank you to little Maisie from the Saturday club at Independence Project, she made my day",
+        "Big thank you to little Maisie from the Saturday club at the centre for the card she made me",
+    ],
+)
+def test_little_before_a_first_name_marks_a_child_of_the_centre(screener, text):
     assert _rules(screener.screen(text, ctx("family_member"))).get("SM-CONFIDENTIAL") == "block"
+
+
+def test_my_little_name_is_the_authors_own_child(screener):
+    text = "my little Alfie loved the trip with the Saturday club at the centre"
+    assert "SM-CONFIDENTIAL" not in _rules(screener.screen(text, ctx("family_member")))
+
+
+def test_a_first_name_alone_is_not_a_child(screener):
     # The same name without a child cue or the centre stays allowed.
     assert "SM-CONFIDENTIAL" not in _rules(screener.screen("Had coffee with Maisie today", ctx("staff")))
 

@@ -261,15 +261,17 @@ class PersonalDataDetector(LexiconDetector):
                 end = m.start() + len(key)
                 out.append(Signal("pii.name", Span(m.start(), end), 0.5, self.name,
                                   "first_name", _name_key(key), "[NAME]"))  # fmt: skip
-                diminutive = _DIMINUTIVE.search(original, max(0, m.start() - 8), m.start())
+                diminutive = _DIMINUTIVE.search(original, max(0, m.start() - 12), m.start())
                 if diminutive is not None:  # "little Ruby", "wee Callum": a child, by the words used
-                    out.append(Signal("pii.child_word", Span(diminutive.start(), diminutive.end(1)), 0.3,
+                    # "my little Alfie" is the author's own child, which they may talk about.
+                    kind = "pii.own_child" if diminutive.group(1) else "pii.child_word"
+                    out.append(Signal(kind, Span(diminutive.start(), diminutive.end(2)), 0.3,
                                       self.name, "diminutive_name"))  # fmt: skip
         return out
 
 
 #: A diminutive right before a first name ("little Ruby", "lil Jay", "wee Callum") marks a child.
-_DIMINUTIVE = re.compile(r"\b(little|lil|wee)\s+$", re.IGNORECASE)
+_DIMINUTIVE = re.compile(r"\b(?:(my|our)\s+)?(little|lil|wee)\s+$", re.IGNORECASE)
 
 
 # Capitalised words that the name-with-age pattern would otherwise take for a name.
