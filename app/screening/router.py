@@ -48,7 +48,12 @@ def _only_author(principal: Principal) -> str | None:
 
 
 def _screen(
-    session: Session, provider: ScreenerProvider, posts: Sequence[PostIn], idem: Idempotency
+    session: Session,
+    provider: ScreenerProvider,
+    posts: Sequence[PostIn],
+    idem: Idempotency,
+    *,
+    cached_is_stale: bool = False,
 ) -> tuple[Response | None, list[service.Outcome]]:
     """Replay a stored answer, or screen `posts` with protected terms current as of this request.
 
@@ -56,10 +61,13 @@ def _screen(
     before the transaction opens, with the process's cached screener; the transaction then reads
     the protected-term counter and re-screens only if the counter moved meanwhile. One transaction
     per request, and SQLite's write lock is never held while the engine runs on that path.
+    `cached_is_stale` (the caller already saw the counter move) skips that early run, as does a
+    worker that has never read the counter: its result would be screened again anyway.
     """
     cached_version, cached = provider.snapshot()
     early: list[service.Outcome] | None = None
-    if idem.key is None and not any(p.context.authority_id for p in posts):
+    usable = cached_version is not None and not cached_is_stale
+    if usable and idem.key is None and not any(p.context.authority_id for p in posts):
         # Nothing to look up: prepare() needs the database only for cited grants.
         early = service.screen(cached, posts, service.prepare(session=session, posts=posts))
     elif (replayed := idem.replay(session)) is not None:
@@ -117,10 +125,11 @@ def create_screening(
     service.check_text(body.text, limit=settings.max_text_chars, field="body.text")
     provider = screener_provider(request)
     stored = None
-    if body.store and idem.key is None and body.context.authority_id is None:
+    fast_path = body.store and idem.key is None and body.context.authority_id is None
+    if fast_path:
         stored = _store_with_cached_screener(session, provider, body, actor=principal.sub)
     if stored is None:
-        replayed, outcomes = _screen(session, provider, [body], idem)
+        replayed, outcomes = _screen(session, provider, [body], idem, cached_is_stale=fast_path)
         if replayed is not None:
             return replayed
         if not body.store:
