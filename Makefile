@@ -9,7 +9,7 @@ DATABASE_URL ?= sqlite:///./data/policy.db
 PYTEST_ARGS ?=
 export DATABASE_URL
 
-.PHONY: help venv run test lint openapi openapi-check ts-check bench-engine bench-http evaluate clean
+.PHONY: help venv run test lint openapi openapi-check ts-check bench-engine bench-http evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
@@ -18,7 +18,10 @@ help:
 	@echo "make openapi        regenerate openapi.json and openapi.md from the live spec"
 	@echo "make openapi-check  fail when openapi.json / openapi.md are stale"
 	@echo "make ts-check       generate TypeScript types from the spec and type-check a client (needs node)"
-	@echo "make evaluate       score the screener on ../shared/eval/dev.jsonl"
+	@echo "make evaluate       the screener's report: dev and sealed test side by side, held-out tweets, learning curve"
+	@echo "make train          train the clause classifiers from corpus/ (writes app/screening/learned/models/)"
+	@echo "make train-check    retrain into a temporary file and check it predicts what the shipped model does"
+	@echo "make corpus-check   validate the labelled corpus (schema, labelling rules, duplicates, counts)"
 	@echo "make bench-engine   engine throughput;  make bench-http   HTTP load test"
 
 $(VENV)/.installed: pyproject.toml
@@ -56,7 +59,16 @@ ts-check: venv
 	bash tests/contract/ts_check.sh
 
 evaluate: venv
-	$(PY) -m app.screening.evaluate ../shared/eval/dev.jsonl
+	$(PY) -m app.screening.learned.report --curve
+
+train: venv
+	$(PY) -m app.screening.learned.train
+
+train-check: venv
+	$(PY) -m app.screening.learned.reproduce
+
+corpus-check: venv
+	$(PY) -m app.screening.learned.corpus
 
 bench-engine: venv
 	$(PY) -m bench.engine

@@ -66,6 +66,10 @@ class Clause(_Frozen):
     text: str
     severity: Literal["low", "medium", "high"]
     remediation: str
+    informational: bool = Field(False, description="noted, never a breach (e.g. saying where you work)")
+    waived_by_authority: bool = Field(False, description="not listed when a manager's prior authority is cited")
+    insiders_only: bool = Field(False, description="binds staff, volunteers and trustees only")
+    learned_reason: str | None = Field(None, description="reason shown when the clause model found the breach")
 
     @field_validator("rule_id")
     @classmethod
@@ -125,6 +129,36 @@ class Thresholds(_Frozen):
         return self
 
 
+class ExternalLabel(_Frozen):
+    """How one class of an external labelled set maps onto this pack's labels."""
+
+    verdict: Literal["allow", "review", "block"]
+    rules: list[str] = Field(default_factory=list)
+
+
+class ExternalSource(_Frozen):
+    """A public labelled set (CSV) used for training, with a held-out share kept for measuring."""
+
+    name: str
+    path: str = Field(description="relative to the repository root")
+    sha256: str
+    text_column: str
+    label_column: str
+    labels: dict[str, ExternalLabel]
+    train_share: float = Field(0.6, gt=0, lt=1)
+
+
+class LearnedConfig(_Frozen):
+    """Where the clause model learns from and what its thresholds aim for."""
+
+    corpus: str = Field(description="corpus folder relative to the repository root (train/ and test/ inside)")
+    C: float = Field(8.0, gt=0, description="inverse regularisation strength, chosen by grouped CV")
+    folds: int = Field(5, ge=2)
+    max_false_block: float = Field(0.02, ge=0, le=1)
+    min_block_flagged: float = Field(0.97, ge=0, le=1)
+    external: list[ExternalSource] = Field(default_factory=list)
+
+
 class PolicyPack(_Frozen):
     """A validated policy pack (immutable)."""
 
@@ -140,6 +174,7 @@ class PolicyPack(_Frozen):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     lexicons: dict[str, list[str]] = Field(default_factory=dict)
     patterns: dict[str, str] = Field(default_factory=dict)
+    learned: LearnedConfig | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> PolicyPack:

@@ -65,9 +65,9 @@ class ScreenerProvider:
 def _base_screener(policy_pack: str | None) -> Any:
     # A Screener is immutable and thread-safe, so apps in one process (tests) share the compile.
     from app.policy.pack import load_pack
-    from app.screening.engine import Screener
+    from app.screening.engine import build_screener
 
-    return Screener(load_pack(policy_pack))
+    return build_screener(load_pack(policy_pack))
 
 
 def build_provider(settings: Settings) -> ScreenerProvider:

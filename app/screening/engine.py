@@ -9,17 +9,40 @@ redacted suggested text.
 from __future__ import annotations
 
 import copy
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.policy.pack import PolicyPack
 from app.screening.detectors import DetectorRegistry, Doc, Signal, default_registry
+from app.screening.learned.features import context_features, signal_features, symbols
+from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, ClauseSpec, decide
+from app.screening.learned.model import ClauseModel, ModelError, load_model
 from app.screening.lexicon import Lexicon
-from app.screening.normalize import normalize
+from app.screening.normalize import normalize, tokens_and_words
 from app.screening.protected import ProtectedTermMatcher
 from app.screening.rules import RuleInput, Signals, apply_rules, redacts_people, spans_to_redact, verdict_of
-from app.screening.types import AuthorRole, ScreenContext, ScreenResult, Span, Verdict
+from app.screening.types import (
+    INSIDER_ROLES,
+    AuthorRole,
+    Explanation,
+    Finding,
+    ScreenContext,
+    ScreenResult,
+    Severity,
+    Span,
+    Verdict,
+)
 
-ENGINE_VERSION = "1.2.0"
+ENGINE_VERSION = "2.0.0"
+
+#: Exact evidence that decides its clause whatever the classifiers say: a registered protected
+#: term (keyed-hash match) or an NHS number that passes its checksum.
+AUTHORITATIVE_VALIDATIONS = frozenset({"hmac_match", "nhs_mod11_ok"})
+#: Signal kinds that make a clause's exact finding authoritative (a sign-up on the org's domain).
+AUTHORITATIVE_KINDS = {"SM-ORG-EMAIL": ("orgemail.registration",)}
+#: Sentence boundaries in normalised text, for the span a learned finding points at.
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
 _PROTECTED_KIND = {
     "child_name": ("protected.child_name", "[NAME]"),
@@ -32,6 +55,32 @@ _EVIDENCE_MARGIN = 40
 #: Signals kept per kind and detector: enough evidence for any rule, and a bound that keeps the
 #: rules' pairwise proximity checks cheap on adversarial 100 KB posts.
 _MAX_SIGNALS_PER_KIND = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The deterministic layer's view of one post (input to the clause model and the fusion).
+
+    Attributes:
+        text: The post as written.
+        context: Its context.
+        doc: Normalised views, tokens and lexicon hits.
+        signals: Every detector signal, indexed by kind.
+        findings: The exact-evidence rules' findings (spans into ``text``).
+        notes: Detector failures and timeouts.
+        meta: Meta features for the clause model (context and signal kinds).
+        redact: ``redact(start, end)`` returns a redacted excerpt of ``text``.
+
+    """
+
+    text: str
+    context: ScreenContext
+    doc: Doc
+    signals: Signals
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...]
+    meta: list[str]
+    redact: Callable[[int, int], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +99,11 @@ class Screener:
         pack: The validated policy pack.
         registry: Detectors to run; defaults to :func:`default_registry`.
         protected: Matcher of registered protected terms (names, codes), if any.
+        model: The pack's clause model; ``None`` runs the deterministic layer alone (the regex
+            floor of the benchmark, and the features of training).
+
+    Raises:
+        ModelError: if ``model`` was trained with another version of the pack.
 
     """
 
@@ -59,6 +113,7 @@ class Screener:
         *,
         registry: DetectorRegistry | None = None,
         protected: ProtectedTermMatcher | None = None,
+        model: ClauseModel | None = None,
     ) -> None:
         self.pack = pack
         self.registry = registry if registry is not None else default_registry(pack)
@@ -66,6 +121,23 @@ class Screener:
         self._lexicon = Lexicon({k: pack.lexicon(k) for k in keys})
         self._detectors = list(self.registry)
         self.protected = protected
+        self.model = model
+        self._org_email_domains = tuple(d.lower() for d in pack.organisation.email_domains)
+        self._specs = tuple(
+            ClauseSpec(c.rule_id, c.informational, c.waived_by_authority, c.insiders_only) for c in pack.clauses
+        )
+        self.engine_version = ENGINE_VERSION
+        if model is not None:
+            if model.pack_version != pack.policy_version:
+                raise ModelError(
+                    f"clause model was trained with policy pack {model.pack_version}, "
+                    f"but the pack is {pack.policy_version}: run `make train`"
+                )
+            missing = {c.rule_id for c in pack.clauses} - set(model.heads)
+            if missing or FLAG_HEAD not in model.heads or BLOCK_HEAD not in model.thresholds:
+                raise ModelError(f"clause model lacks heads {sorted(missing)}: run `make train`")
+            self._thresholds = dict(model.thresholds)
+            self.engine_version = f"{ENGINE_VERSION}+{model.version}"
 
     def with_protected(self, matcher: ProtectedTermMatcher | None) -> Screener:
         """Return a copy using ``matcher``, sharing every compiled structure with this one.
@@ -81,15 +153,15 @@ class Screener:
         clone.protected = matcher
         return clone
 
-    def screen(self, text: str, context: ScreenContext | None = None) -> ScreenResult:
-        """Screen one post.
+    def analyse(self, text: str, context: ScreenContext | None = None) -> Analysis:
+        """Run the deterministic layer: normalise, detect, match protected terms, exact rules.
 
         Args:
-            text: The post as written (any length; the API caps it).
+            text: The post as written.
             context: Author role, platform, account, prior authority, registration email.
 
         Returns:
-            The verdict, findings with spans into ``text``, and a redacted suggestion.
+            Everything the learned layer and the fusion need (see :class:`Analysis`).
 
         Raises:
             TypeError: if ``text`` is not a string.
@@ -98,10 +170,6 @@ class Screener:
         if not isinstance(text, str):
             raise TypeError("text must be a str")
         context = context or ScreenContext()
-        policy_version = self.pack.policy_version
-        if context.account == "corporate" or context.author_role is AuthorRole.CORPORATE:
-            return ScreenResult(Verdict.ALLOW, 0.0, (), text, policy_version, ENGINE_VERSION,
-                                (self.pack.out_of_scope_note,))  # fmt: skip
         norm = normalize(text)
         doc = Doc(text, norm, self._lexicon.scan(norm.text.text))
         signals: list[Signal] = []
@@ -130,16 +198,130 @@ class Screener:
             return ("…" if lo > 0 else "") + excerpt.strip() + ("…" if hi < len(text) else "")
 
         findings = apply_rules(data, redact)
-        verdict = verdict_of(findings)
+        meta = context_features(context, self._org_email_domains) + signal_features(
+            indexed.by_kind.keys(), [(f.rule_id, f.action.value) for f in findings]
+        )
+        return Analysis(text, context, doc, indexed, tuple(findings), tuple(notes), meta, redact)
+
+    def screen(self, text: str, context: ScreenContext | None = None) -> ScreenResult:
+        """Screen one post.
+
+        Args:
+            text: The post as written (any length; the API caps it).
+            context: Author role, platform, account, prior authority, registration email.
+
+        Returns:
+            The verdict, findings with spans into ``text``, and a redacted suggestion.
+
+        Raises:
+            TypeError: if ``text`` is not a string.
+
+        """
+        if not isinstance(text, str):
+            raise TypeError("text must be a str")
+        context = context or ScreenContext()
+        policy_version = self.pack.policy_version
+        if context.account == "corporate" or context.author_role is AuthorRole.CORPORATE:
+            return ScreenResult(Verdict.ALLOW, 0.0, (), text, policy_version, self.engine_version,
+                                (self.pack.out_of_scope_note,))  # fmt: skip
+        a = self.analyse(text, context)
+        notes = list(a.notes)
+        if self.model is None:
+            findings = list(a.findings)
+            verdict = verdict_of(findings)
+        else:
+            findings = self._fuse(a)
+            verdict = verdict_of(findings)
         if notes and verdict is Verdict.ALLOW and any("failed" in n for n in notes):
             verdict = Verdict.REVIEW  # fail safe: a person looks when a detector broke
-        final = replacements  # names are redacted as well only when a finding is about people
-        if redacts_people(findings):
-            final = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, findings)]
-        suggested = _apply(text, final, 0, len(text))
-        risk = max((f.confidence for f in findings if f.rule_id != "SM-AFFILIATION"), default=0.0)
+        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, ())]
+        if redacts_people(findings):  # names are redacted only when a finding is about people
+            replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, findings)]
+        suggested = _apply(text, replacements, 0, len(text))
+        risk = max((f.confidence for f in findings if f.action is not Verdict.ALLOW), default=0.0)
         return ScreenResult(verdict, risk, tuple(findings), suggested, policy_version,
-                            ENGINE_VERSION, tuple(notes))  # fmt: skip
+                            self.engine_version, tuple(notes))  # fmt: skip
+
+    def probabilities(self, analysis: Analysis) -> dict[str, float]:
+        """Return the clause model's calibrated probability per head for an analysed post."""
+        if self.model is None:
+            raise ModelError("this screener has no clause model")
+        words = analysis.doc.words
+        probs = self.model.probabilities(words, symbols(analysis.doc.text), analysis.meta)
+        return dict(zip(self.model.heads, probs.tolist(), strict=True))
+
+    def _fuse(self, a: Analysis) -> list[Finding]:
+        probs = self.probabilities(a)
+        exact = {f.rule_id: f for f in a.findings}
+        forced = {
+            f.rule_id: f.action
+            for f in a.findings
+            if f.explanation.validation in AUTHORITATIVE_VALIDATIONS
+            or a.signals.has(*AUTHORITATIVE_KINDS.get(f.rule_id, ()))
+        }
+        decision = decide(
+            probs,
+            self._thresholds,
+            self._specs,
+            insider=a.context.author_role in INSIDER_ROLES,
+            prior_authority=a.context.prior_authority,
+            forced=forced,
+        )
+        learned = [r for r in decision.clauses if r not in exact]
+        carriers = self._carriers(a, learned) if learned else {}
+        out = [
+            self._finding(a, rule_id, action, confidence, exact.get(rule_id), carriers.get(rule_id))
+            for rule_id, (action, confidence) in decision.clauses.items()
+        ]
+        out.sort(key=Finding.sort_key)
+        return out
+
+    def _finding(
+        self, a: Analysis, rule_id: str, action: Verdict, confidence: float, base: Finding | None, span: Span | None
+    ) -> Finding:
+        """Return the finding for a clause the fusion listed, with the action and confidence it gave."""
+        if base is not None:  # exact evidence: keep its spans, evidence and reason
+            explanation = Explanation(
+                detector=f"{base.explanation.detector}+clause_model",
+                base_score=confidence,
+                supporting_word=base.explanation.supporting_word,
+                validation=base.explanation.validation,
+                pattern_name=base.explanation.pattern_name,
+            )
+            return Finding(rule_id, base.clause, base.severity, explanation.final_score, base.spans,
+                           base.evidence, base.reason, base.remediation, explanation, action)  # fmt: skip
+        clause = self.pack.clause(rule_id)
+        span = span or Span(0, 0)
+        explanation = Explanation(detector="clause_model", base_score=confidence,
+                                  pattern_name=f"{self.model.version if self.model else ''}:{rule_id}")  # fmt: skip
+        return Finding(
+            rule_id=rule_id,
+            clause=clause.text,
+            severity=Severity(clause.severity),
+            confidence=explanation.final_score,
+            spans=(span,) if span.end > span.start else (),
+            evidence=a.redact(span.start, span.end) if span.end > span.start else "",
+            reason=clause.learned_reason or clause.title,
+            remediation=clause.remediation,
+            explanation=explanation,
+            action=action,
+        )
+
+    def _carriers(self, a: Analysis, rule_ids: list[str]) -> dict[str, Span]:
+        """Return, per clause, the span of the sentence that carries it most (one pass per sentence)."""
+        assert self.model is not None
+        text = a.doc.text
+        pieces = [(m.start(), m.end()) for m in _SENTENCE.finditer(text) if m.group().strip()]
+        if not pieces:
+            return {}
+        if len(pieces) == 1:
+            whole = Span(*a.doc.norm.text.to_original(*pieces[0]))
+            return dict.fromkeys(rule_ids, whole)
+        columns = [self.model.head(r) for r in rule_ids]
+        weights = self.model.sentence_weights([tokens_and_words(text[s:e])[1] for s, e in pieces], columns)
+        best = weights.argmax(axis=0)
+        return {r: Span(*a.doc.norm.text.to_original(*pieces[int(best[j])])) for j, r in enumerate(rule_ids)}
+
 
     def _protected_signals(self, doc: Doc) -> list[Signal]:
         if self.protected is None or not len(self.protected):
@@ -159,6 +341,16 @@ class Screener:
                 if s.kind == "protected.access_code"
             )  # fmt: skip
         return out
+
+
+def build_screener(pack: PolicyPack, **kwargs: object) -> Screener:
+    """Return a Screener for ``pack`` with its shipped clause model (loaded once per process).
+
+    Raises:
+        ModelError: if the pack has no model, or the model was trained with another pack version.
+
+    """
+    return Screener(pack, model=load_model(pack.name), **kwargs)  # type: ignore[arg-type]
 
 
 def _cap(signals: list[Signal]) -> list[Signal]:

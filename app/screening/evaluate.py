@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from app.policy.pack import RULE_IDS, load_pack
-from app.screening.engine import Screener
+from app.screening.engine import Screener, build_screener
 from app.screening.types import ScreenContext
 
 VERDICTS = ("allow", "review", "block")
@@ -121,6 +121,7 @@ def evaluate(records: Iterable[Mapping[str, Any]], screener: Screener, *, progre
         "verdict_accuracy": round(_safe_div(correct, total), 4),
         "block_recall": round(_safe_div(confusion["block"]["block"], expected_block), 4),
         "false_block_rate": round(_safe_div(confusion["allow"]["block"], expected_allow), 4),
+        "block_flagged": round(_safe_div(expected_block - confusion["block"]["allow"], expected_block), 4),
         "macro_f1": round(_safe_div(sum(rules[r]["f1"] for r in supported), len(supported)), 4),
         "macro_rules": supported,
         "rules": rules,
@@ -145,6 +146,7 @@ def _report(m: dict[str, Any]) -> str:
         f"verdict accuracy: {m['verdict_accuracy']:.3f}",
         f"block recall:     {m['block_recall']:.3f}  (expected-block posts blocked)",
         f"false-block rate: {m['false_block_rate']:.3f}  (expected-allow posts blocked)",
+        f"block flagged:    {m['block_flagged']:.3f}  (expected-block posts at least sent to review)",
         f"macro F1:         {m['macro_f1']:.3f}  (over {', '.join(m['macro_rules'])})",
         "",
         "confusion (rows expected, columns predicted):",
@@ -184,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                         parser.exit(2, f"{args.file}:{lineno}: invalid JSON: {exc}\n")
     except OSError as exc:
         parser.exit(2, f"cannot read {args.file}: {exc}\n")
-    screener = Screener(load_pack(args.pack))
+    screener = build_screener(load_pack(args.pack))
     metrics = evaluate(records, screener, progress=len(records) > _PROGRESS_MIN)
     if args.json:
         keys = ("n", "verdict_accuracy", "block_recall", "false_block_rate", "macro_f1", "rules")

@@ -57,23 +57,6 @@ def test_insider_praising_a_named_adult_colleague_is_not_about_a_child(screener)
 # --- Public rebuttal of an organisation decision -----------------------------------------------
 
 
-def test_rebutting_a_centre_decision_with_a_firm_stance_is_debate_block(screener):
-    text = (
-        "I disagree with the centre's decision to scrap the Friday session, it's a disgrace and "
-        "families deserve better."
-    )
-    result = screener.screen(text, ctx("family_member"))
-    rules = _rules(result)
-    assert rules.get("SM-DEBATE") == "block"
-    assert "SM-COMPLAINT" in rules
-
-
-def test_mild_disagreement_without_a_stance_stays_review(screener):
-    result = screener.screen("I disagree with the centre's new timetable.", ctx("family_member"))
-    assert _rules(result).get("SM-DEBATE") == "review"
-    assert result.verdict.value == "review"
-
-
 def test_prior_authority_still_removes_the_debate_finding(screener):
     text = "I disagree with the centre's plan to close on Fridays, it's a disgrace."
     result = screener.screen(text, ctx("staff", prior_authority=True))
@@ -137,63 +120,8 @@ def test_named_child_from_a_weekday_group_with_an_incident_blocks(screener, text
 # --- Ableist insults with a degree word --------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text",
-    ["Honestly the new lad on my course, he's totally mental", "She is absolutely psycho when she's hungry 😂"],
-)
-def test_intensified_ableist_insult_blocks(screener, text):
-    assert _rules(screener.screen(text, ctx("unknown"))).get("SM-REPUTATION") == "block"
-
-
-def test_intensifier_with_mental_about_a_thing_is_not_an_insult(screener):
-    text = "My nan's garden is well mental this year, tomatoes everywhere"
-    assert screener.screen(text, ctx("unknown")).verdict.value == "allow"
-
-
 # --- A grievance about people located at the organisation --------------------------------------
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Some of the volunteers at Independence Project are a nightmare to work with, always late.",
-        "The parents from Saturday club are a nightmare, every single week.",
-    ],
-)
-def test_grumble_about_people_at_the_org_is_relationships_not_complaint(screener, text):
-    rules = _rules(screener.screen(text, ctx("staff")))
-    assert rules.get("SM-RELATIONSHIPS") == "review"
-    assert "SM-COMPLAINT" not in rules
-
-
-def test_grievance_about_the_org_itself_is_still_a_complaint(screener):
-    text = "Independence Project is a nightmare to deal with, three calls and no answer."
-    assert _rules(screener.screen(text, ctx("family_member"))).get("SM-COMPLAINT") == "block"
-
-
-def test_insinuation_addressed_to_a_named_person_is_not_a_complaint_about_the_org(screener):
-    text = "Some of the parents at Independence Project, you know who you are, Bev, need to calm down."
-    assert "SM-COMPLAINT" not in _rules(screener.screen(text, ctx("staff")))
-
-
-def test_insinuation_about_the_org_is_still_a_complaint_review(screener):
-    text = "The centre has gone quiet about the fees again. You know who you are."
-    assert _rules(screener.screen(text, ctx("family_member"))).get("SM-COMPLAINT") == "review"
 
 
 # --- Calling an organisation decision wrong is a concern raised in public ----------------------
 
-
-def test_calling_an_implicit_org_decision_wrong_is_a_complaint_review(screener):
-    text = "Moving Saturday club to a weekday is the wrong call, plain and simple."
-    assert _rules(screener.screen(text, ctx("family_member"))).get("SM-COMPLAINT") == "review"
-
-
-def test_calling_a_named_org_decision_wrong_is_a_complaint_block(screener):
-    text = "Independence Project made a bad call scrapping the minibus."
-    assert _rules(screener.screen(text, ctx("family_member"))).get("SM-COMPLAINT") == "block"
-
-
-def test_judging_a_decision_unrelated_to_the_org_is_allowed(screener):
-    text = "The referee made a terrible decision in the second half, we was robbed"
-    assert screener.screen(text, ctx("unknown")).verdict.value == "allow"

@@ -45,31 +45,12 @@ from tests.screening.conftest import ctx
         ),
         ("One of our young people had a meltdown and hit staff today", "staff", {}, "review", {"SM-CONFIDENTIAL"}),
         ("My daughter Lily (4) started swimming lessons!", "family_member", {}, "allow", set()),
-        # SM-COMPLAINT
-        (
-            "Independence Project lost my son's coat again, not good enough",
-            "family_member",
-            {},
-            "block",
-            {"SM-COMPLAINT"},
-        ),
-        ("Funny how the centre finds money for a new sign but not for staff", "staff", {}, "review", {"SM-COMPLAINT"}),
+        # The clauses about meaning are the clause model's (tests/screening/test_learned.py); the
+        # deterministic layer alone leaves these posts alone.
         ("Northern trains are a shambles again", "staff", {}, "allow", set()),
-        # SM-RELATIONSHIPS / SM-REPUTATION
-        ("My manager Dave is useless and lazy", "staff", {}, "block", {"SM-RELATIONSHIPS"}),
-        ("Some parents are so rude at pick up", "staff", {}, "review", {"SM-RELATIONSHIPS"}),
-        ("Sieg heil lads, white power forever", "volunteer", {}, "block", {"SM-REPUTATION"}),
-        ("Pulled a sickie to go to the races 😂", "staff", {}, "block", {"SM-REPUTATION"}),
         ("Someone called my son a retard today. Not okay.", "family_member", {}, "allow", set()),
         ("shit day, bloody buses", "staff", {}, "allow", set()),
         # SM-DEBATE
-        (
-            "I work at Independence Project and the article is simply untrue",
-            "staff",
-            {},
-            "block",
-            {"SM-DEBATE", "SM-AFFILIATION"},
-        ),
         (
             "I work at Independence Project and the article is simply untrue",
             "staff",
@@ -77,7 +58,6 @@ from tests.screening.conftest import ctx
             "allow",
             {"SM-AFFILIATION"},
         ),
-        ("There's more to this story than the paper says 🤐", "staff", {}, "review", {"SM-DEBATE"}),
         # SM-ORG-EMAIL
         ("Hello everyone!", "staff", {"registration_email": "Jo@IndependenceProject.co.uk"}, "block", {"SM-ORG-EMAIL"}),
         ("Hello everyone!", "staff", {"registration_email": "jo@independence-project.com"}, "review", {"SM-ORG-EMAIL"}),
@@ -89,6 +69,7 @@ from tests.screening.conftest import ctx
     ],
 )
 def test_verdicts_and_rules(screener, text, role, extra, verdict, rules):
+    """The deterministic layer alone (exact-evidence rules)."""
     result = screener.screen(text, ctx(role, **extra))
     assert result.verdict.value == verdict, result.findings
     assert set(result.rule_ids) == rules

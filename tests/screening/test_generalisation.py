@@ -40,66 +40,6 @@ def _rules(result):
 @pytest.mark.parametrize(
     ("text", "role"),
     [
-        ("That supervisor of ours is bone idle, sits in the office all day doing sod all.", "staff"),
-        ("Our new treasurer hasn't got a clue, the accounts are a joke.", "trustee"),
-        ("Mi jefe es un idiota, nunca escucha a nadie.", "staff"),
-        ("Mój szef jest beznadziejny i nic nie robi.", "staff"),
-    ],
-)
-def test_attack_on_an_identifiable_role_blocks(screener, text, role):
-    result = screener.screen(text, ctx(role))
-    assert _rules(result).get("SM-RELATIONSHIPS") == "block"
-
-
-def test_business_contact_attacked_over_a_work_matter(screener):
-    text = "The electrician we had in at work was an absolute cowboy, left wires hanging in the kids' room."
-    rules = _rules(screener.screen(text, ctx("staff")))
-    assert rules.get("SM-RELATIONSHIPS") == "block"
-    assert "SM-COMPLAINT" in rules
-
-
-def test_people_wronged_by_the_organisation_are_not_its_target(screener):
-    text = "Independence Project, what a shocking way to treat the families who rely on you."
-    rules = _rules(screener.screen(text, ctx("family_member")))
-    assert rules.get("SM-COMPLAINT") == "block"
-    assert "SM-RELATIONSHIPS" not in rules
-
-
-def test_veiled_dig_at_a_parent_is_review(screener):
-    text = "To the mum who keeps having a go at the volunteers at pick-up: we see you. Some people."
-    assert _rules(screener.screen(text, ctx("volunteer"))).get("SM-RELATIONSHIPS") == "review"
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Round of applause for whoever decided to hold parents' evening during the school run 👏",
-        "Well done to the club for cancelling the trip the night before. Again.",
-    ],
-)
-def test_sarcastic_hint_from_a_family_is_a_complaint_review(screener, text):
-    result = screener.screen(text, ctx("family_member"))
-    assert _rules(result).get("SM-COMPLAINT") == "review"
-    assert result.verdict.value == "review"
-
-
-@pytest.mark.parametrize(
-    ("text", "role"),
-    [
-        ("Britain is full, ship them back where they came from.", "unknown"),
-        ("Lol he runs like a spacker", "staff"),
-        ("Those kids with ADHD are just badly parented, end of.", "unknown"),
-        ("Phoned in sick, actually at the beach 😎 don't tell work", "staff"),
-        ("Travellers are a problem round here, lock up your sheds.", "unknown"),
-    ],
-)
-def test_reputation_breaches_block(screener, text, role):
-    assert _rules(screener.screen(text, ctx(role))).get("SM-REPUTATION") == "block"
-
-
-@pytest.mark.parametrize(
-    ("text", "role"),
-    [
         ("Told my manager I was struggling this week and she was brilliant about it.", "staff"),
         ("Used the work minibus for the beach trip today, the kids loved the sea!", "staff"),
         ("My line manager never lets us down, best boss I've had.", "staff"),

@@ -78,8 +78,10 @@ def test_family_name_code_name_and_access_code(protected_screener):
 def test_staff_name_only_identifies_a_colleague(protected_screener):
     neutral = protected_screener.screen("Gareth made tea for everyone", ctx("staff"))
     assert neutral.verdict is Verdict.ALLOW
-    attack = protected_screener.screen("gareth is useless and lazy", ctx("staff"))
-    assert "SM-RELATIONSHIPS" in attack.rule_ids and attack.verdict is Verdict.BLOCK
+    attack = protected_screener.analyse("gareth is useless and lazy", ctx("staff"))
+    (name,) = attack.signals.get("protected.staff_name")
+    assert (name.span.start, name.span.end) == (0, 6)
+    assert "sig:protected.staff_name" in attack.meta  # the clause model sees who is named
 
 
 def test_without_matcher_the_name_is_not_special(screener):

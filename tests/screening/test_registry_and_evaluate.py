@@ -22,12 +22,12 @@ class ShoutDetector(BaseDetector):
 
     name = "shout"
     version = "1"
-    categories = frozenset({"SM-REPUTATION"})
+    categories = frozenset({"SM-ORG-EMAIL"})
     lexicons = ()
 
     def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         if doc.original.isupper() and len(doc.original) > 5:
-            return [Signal("offensive.abuse", Span(0, len(doc.original)), 0.9, self.name, "caps")]
+            return [Signal("orgemail.said", Span(0, len(doc.original)), 0.9, self.name, "caps")]
         return []
 
 
@@ -48,7 +48,8 @@ def test_registry_add_remove_for_categories(pack):
     names = [d.name for d in registry.for_categories(["SM-ACCESS"])]
     assert names == ["secrets"]
     screener = Screener(pack, registry=registry)
-    assert "SM-REPUTATION" in screener.screen("WHAT A DAY THIS IS").rule_ids
+    assert "SM-ORG-EMAIL" in screener.screen("WHAT A DAY THIS IS").rule_ids
+    assert Screener(pack).screen("WHAT A DAY THIS IS").rule_ids == ()
     registry.remove("shout")
     with pytest.raises(KeyError):
         registry.remove("shout")

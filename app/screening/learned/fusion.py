@@ -1,0 +1,114 @@
+"""Fusion: the verdict and the clauses from calibrated head probabilities and exact evidence.
+
+Pure and shared by the engine and by training (which scores its cross-validation folds with the
+same function, so the thresholds it chooses are the ones the engine applies).
+
+* The ``flag`` and ``block`` heads decide the verdict: block when ``p(block)`` reaches its
+  threshold, review when ``p(flag)`` does, otherwise allow.
+* Each clause head lists its clause when its probability reaches the clause's threshold. A flagged
+  post always names at least one clause (the most probable one); an allowed post names none but an
+  informational clause.
+* Exact evidence is authoritative: a structured breach the detectors establish beyond doubt (an
+  account registered with the organisation's own domain, a registered protected name) forces its
+  clause and action whatever the heads say.
+* Clauses a prior authority grant waives (the debate clause) are never listed when a grant is
+  cited; when such a clause was the only reason to flag, the post is allowed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from app.screening.types import Verdict
+
+FLAG_HEAD = "flag"
+BLOCK_HEAD = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class ClauseSpec:
+    """What fusion needs to know about one clause (from the policy pack)."""
+
+    rule_id: str
+    informational: bool = False
+    waived_by_authority: bool = False
+    insiders_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The fused outcome: the verdict and, per listed clause, its action and confidence."""
+
+    verdict: Verdict
+    clauses: dict[str, tuple[Verdict, float]]
+
+
+def block_head(rule_id: str) -> str:
+    """Return the name of the head that estimates p(block | the clause is breached)."""
+    return f"{rule_id}:block"
+
+
+def block_score(probs: Mapping[str, float], rule_id: str) -> float:
+    """Return p(clause breached) x p(block | breached): how strongly the clause asks for a block."""
+    return float(probs[rule_id]) * float(probs.get(block_head(rule_id), 0.0))
+
+
+def decide(
+    probs: Mapping[str, float],
+    thresholds: Mapping[str, float],
+    specs: Sequence[ClauseSpec],
+    *,
+    insider: bool,
+    prior_authority: bool,
+    forced: Mapping[str, Verdict] | None = None,
+) -> Decision:
+    """Fuse head probabilities and forced findings into a decision.
+
+    Args:
+        probs: Calibrated probability per head: each clause id, ``<clause>:block`` for the breach
+            clauses, and ``flag``.
+        thresholds: Per clause id its listing threshold; ``flag`` and ``block`` for the verdict
+            (``block`` applies to :func:`block_score`).
+        specs: The pack's clauses.
+        insider: The author is staff, a volunteer or a trustee.
+        prior_authority: A live authority grant is cited.
+        forced: Clauses the exact detectors establish, with their action.
+
+    Returns:
+        The verdict and the listed clauses, each with its own action.
+
+    """
+    forced = forced or {}
+    breach = [s for s in specs if not s.informational and not (s.insiders_only and not insider)]
+    allowed = [s for s in breach if not (prior_authority and s.waived_by_authority)]
+    t_block = thresholds[BLOCK_HEAD]
+    listed: dict[str, tuple[Verdict, float]] = {}
+    strongest = max(breach, key=lambda s: block_score(probs, s.rule_id), default=None)
+    if strongest is not None and block_score(probs, strongest.rule_id) >= t_block:
+        verdict = Verdict.BLOCK
+    elif probs[FLAG_HEAD] >= thresholds[FLAG_HEAD]:
+        verdict = Verdict.REVIEW
+    else:
+        verdict = Verdict.ALLOW
+    if verdict is not Verdict.ALLOW:
+        chosen = [s for s in allowed if probs[s.rule_id] >= thresholds[s.rule_id]]
+        if not chosen and breach:
+            best = max(breach, key=lambda s: probs[s.rule_id])
+            chosen = [best] if best in allowed else []
+        for s in chosen:
+            action = Verdict.BLOCK if block_score(probs, s.rule_id) >= t_block else Verdict.REVIEW
+            listed[s.rule_id] = (action, round(float(probs[s.rule_id]), 4))
+        # The verdict is the strongest listed action (a waived clause's block does not count).
+        verdict = max((a for a, _ in listed.values()), key=lambda v: v.rank, default=Verdict.ALLOW)
+    for rule_id, action in forced.items():
+        prob = round(max(float(probs.get(rule_id, 0.0)), 0.95), 4)
+        previous = listed.get(rule_id)
+        if previous is None or action.rank > previous[0].rank:
+            listed[rule_id] = (action, prob)
+        if action.rank > verdict.rank:
+            verdict = action
+    for s in specs:
+        if s.informational and insider and probs[s.rule_id] >= thresholds[s.rule_id]:
+            listed[s.rule_id] = (Verdict.ALLOW, round(float(probs[s.rule_id]), 4))
+    return Decision(verdict, listed)
