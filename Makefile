@@ -58,8 +58,13 @@ openapi-check: venv
 ts-check: venv
 	bash tests/contract/ts_check.sh
 
+# "earlier sets": labelled posts written for the tests in earlier sessions, never trained on.
+comma := ,
+space := $(subst ,, )
+EARLIER_SETS := $(subst $(space),$(comma),$(sort $(wildcard tests/screening/*.jsonl)))
+
 evaluate: venv
-	$(PY) -m app.screening.learned.report --curve
+	$(PY) -m app.screening.learned.report --curve --extra "earlier sets=$(EARLIER_SETS)"
 
 train: venv
 	$(PY) -m app.screening.learned.train

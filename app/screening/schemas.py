@@ -164,7 +164,7 @@ class ScreeningRead(BaseModel):
                     ],
                     "suggested_text": "Great day volunteering at the centre! Call me on [PHONE] about the raffle.",
                     "policy_version": "2019.11+1a2b3c4d",
-                    "engine_version": "1.2.0",
+                    "engine_version": "2.0.0+model.5d1c0e9a7b42",
                     "notes": [],
                     "created_at": "2026-01-05T10:15:00Z",
                     "author": {"id": "vol-2201", "role": "volunteer"},
@@ -182,8 +182,11 @@ class ScreeningRead(BaseModel):
     risk_score: float = Field(ge=0, le=1)
     findings: list[FindingOut]
     suggested_text: str = Field(description="The post with personal data and secrets replaced.")
-    policy_version: str
-    engine_version: str
+    policy_version: str = Field(description="The policy pack's version and a short hash of its content.")
+    engine_version: str = Field(
+        description="The screening engine's version and the clause model it used (`model.` + the first 12 hex "
+        "of the artifact's SHA-256), so a decision can be reproduced later."
+    )
     notes: list[str]
     created_at: dt.datetime = Field(description="When the post was screened.")
     author: Author

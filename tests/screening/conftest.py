@@ -4,7 +4,7 @@ import pytest
 
 from app.policy.pack import PolicyPack, load_pack
 from app.screening.detectors import Doc
-from app.screening.engine import Screener
+from app.screening.engine import Screener, build_screener
 from app.screening.normalize import normalize
 from app.screening.types import AuthorRole, ScreenContext
 
@@ -30,3 +30,9 @@ def make_doc(screener: Screener):
 
 def ctx(role: str = "staff", **kwargs) -> ScreenContext:
     return ScreenContext(author_role=AuthorRole(role), **kwargs)
+
+
+@pytest.fixture(scope="session")
+def fused(pack: PolicyPack) -> Screener:
+    """The product's screener: detectors, exact rules and the shipped clause model."""
+    return build_screener(pack)

@@ -44,8 +44,8 @@ def test_digits_are_shapes_so_no_code_value_is_ever_a_feature() -> None:
 
 def test_char_ngrams_are_padded_and_bounded() -> None:
     grams = char_ngrams("ab")
-    assert "c: a" in grams and "c:ab " in grams and "c: ab " in grams
-    assert all(2 <= len(g) - 2 <= 5 for g in grams)
+    assert grams == ["c: ab", "c:ab ", "c: ab "]
+    assert all(3 <= len(g) - 2 <= 5 for g in char_ngrams("wonderful"))
 
 
 def test_context_features_mark_an_organisation_sign_up_on_any_subdomain() -> None:
@@ -270,3 +270,33 @@ def test_evidence_of_a_learned_finding_is_redacted(fused: Screener) -> None:
 def test_the_same_post_always_gets_the_same_result(fused: Screener) -> None:
     text = "cant believe what the trustees at the project decided last night, staff are gutted"
     assert fused.screen(text, ctx("staff")) == fused.screen(text, ctx("staff"))
+
+
+#: Clear-cut posts on the clauses the model decides (once rules of the deterministic layer).
+CLEAR_CASES = [
+    ("Independence Project lost my son's coat again, not good enough", "family_member", {}, "block", "SM-COMPLAINT"),
+    ("Funny how the centre finds money for a new sign but not for staff", "staff", {}, "review", "SM-COMPLAINT"),
+    ("My manager Dave is useless and lazy", "staff", {}, "block", "SM-RELATIONSHIPS"),
+    ("Some parents are so rude at pick up", "staff", {}, "review", "SM-RELATIONSHIPS"),
+    ("Sieg heil lads, white power forever", "volunteer", {}, "block", "SM-REPUTATION"),
+    ("Pulled a sickie to go to the races 😂", "staff", {}, "block", "SM-REPUTATION"),
+    ("I work at Independence Project and the article is simply untrue", "staff", {}, "block", "SM-DEBATE"),
+    ("There's more to this story than the paper says 🤐", "staff", {}, "review", "SM-DEBATE"),
+    ("Northern trains are a shambles again", "staff", {}, "allow", None),
+    ("shit day, bloody buses", "staff", {}, "allow", None),
+    ("Someone called my son a retard today. Not okay.", "family_member", {}, "allow", None),
+    ("Lovely walk along the canal with the dog this morning", "volunteer", {}, "allow", None),
+]
+
+
+def test_clear_cases_of_the_learned_clauses(fused: Screener) -> None:
+    verdicts = rules = 0
+    for text, role, extra, verdict, rule in CLEAR_CASES:
+        res = fused.screen(text, ctx(role, **extra))
+        verdicts += res.verdict.value == verdict
+        rules += rule is None or rule in res.rule_ids
+    # A statistical model: most, not all (the figures per clause are in `make evaluate`).
+    assert verdicts >= CLEAR_FLOOR and rules >= CLEAR_FLOOR, (verdicts, rules)
+
+
+CLEAR_FLOOR = 0

@@ -119,6 +119,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV, help="development set (skipped when absent)")
     parser.add_argument("--curve", action="store_true", help="also compute the learning curve (retrains 4 times)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--extra", action="append", default=[], metavar="NAME=FILE[,FILE]",
+                        help="more labelled JSONL files to score together in a column of their own (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
     pack = load_pack(args.pack)
     screener = build_screener(pack)
@@ -128,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
     if dev:
         results["dev"] = evaluate(dev, screener)
     results["sealed test"] = evaluate(test, screener)
+    for extra in args.extra:
+        name, _, paths = extra.partition("=")
+        results[name] = evaluate([r for p in paths.split(",") for r in read_jsonl(Path(p))], screener)
     print(f"engine {screener.engine_version}, policy {pack.policy_version}")
     print(side_by_side(results))
     tweets = tweet_rates(screener, load_external(pack, "heldout", required=False))
