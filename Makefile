@@ -64,7 +64,8 @@ space := $(subst ,, )
 EARLIER_SETS := $(subst $(space),$(comma),$(sort $(wildcard tests/screening/*.jsonl)))
 
 evaluate: venv
-	$(PY) -m app.screening.learned.report --curve --extra "earlier sets=$(EARLIER_SETS)"
+	$(PY) -m app.screening.learned.report --curve --extra "earlier sets=$(EARLIER_SETS)" \
+		--out corpus/independence_project/REPORT.txt
 
 train: venv
 	$(PY) -m app.screening.learned.train

@@ -70,6 +70,10 @@ class Clause(_Frozen):
     waived_by_authority: bool = Field(False, description="not listed when a manager's prior authority is cited")
     insiders_only: bool = Field(False, description="binds staff, volunteers and trustees only")
     learned_reason: str | None = Field(None, description="reason shown when the clause model found the breach")
+    evidence: Literal["org_email", "access", "confidential", "affiliation"] | None = Field(
+        None, description="which exact-evidence rule of the engine produces findings for this clause"
+    )
+    concerns_people: bool = Field(False, description="its findings are about people: names are redacted too")
 
     @field_validator("rule_id")
     @classmethod
@@ -219,6 +223,14 @@ class PolicyPack(_Frozen):
 
         """
         return self._clause_index[rule_id]
+
+    @cached_property
+    def _evidence_index(self) -> dict[str, Clause]:
+        return {c.evidence: c for c in self.clauses if c.evidence}
+
+    def clause_for_evidence(self, kind: str) -> Clause | None:
+        """Return the clause an exact-evidence rule (``org_email``, ``access``, ...) reports under, if any."""
+        return self._evidence_index.get(kind)
 
     def lexicon(self, key: str) -> list[str]:
         """Return lexicon ``key``; raise PackError naming it when the pack lacks it."""

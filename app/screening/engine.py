@@ -39,8 +39,8 @@ ENGINE_VERSION = "2.0.0"
 #: Exact evidence that decides its clause whatever the classifiers say: a registered protected
 #: term (keyed-hash match) or an NHS number that passes its checksum.
 AUTHORITATIVE_VALIDATIONS = frozenset({"hmac_match", "nhs_mod11_ok"})
-#: Signal kinds that make a clause's exact finding authoritative (a sign-up on the org's domain).
-AUTHORITATIVE_KINDS = {"SM-ORG-EMAIL": ("orgemail.registration",)}
+#: Signal kinds that make an exact finding authoritative, by evidence kind (a sign-up on the org's domain).
+AUTHORITATIVE_KINDS = {"org_email": ("orgemail.registration",)}
 #: Sentence boundaries in normalised text, for the span a learned finding points at.
 _SENTENCE = re.compile(r"[^.!?\n]+[.!?\n]*")
 
@@ -126,6 +126,10 @@ class Screener:
         self._specs = tuple(
             ClauseSpec(c.rule_id, c.informational, c.waived_by_authority, c.insiders_only) for c in pack.clauses
         )
+        self._people_clauses = frozenset(c.rule_id for c in pack.clauses if c.concerns_people)
+        self._authoritative_kinds = {
+            c.rule_id: AUTHORITATIVE_KINDS[c.evidence] for c in pack.clauses if c.evidence in AUTHORITATIVE_KINDS
+        }
         self.engine_version = ENGINE_VERSION
         if model is not None:
             if model.pack_version != pack.policy_version:
@@ -189,7 +193,7 @@ class Screener:
             for s in indexed.by_kind.get("detector.timeout", ())
         )
         data = RuleInput(indexed, context, self.pack, len(text), text)
-        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, ())]
+        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, False)]
 
         def redact(start: int, end: int) -> str:
             lo = max(0, start - _EVIDENCE_MARGIN)
@@ -234,9 +238,9 @@ class Screener:
             verdict = verdict_of(findings)
         if notes and verdict is Verdict.ALLOW and any("failed" in n for n in notes):
             verdict = Verdict.REVIEW  # fail safe: a person looks when a detector broke
-        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, ())]
-        if redacts_people(findings):  # names are redacted only when a finding is about people
-            replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, findings)]
+        # Names are redacted only when a finding is about people (a colleague thanked by name is fine).
+        people = redacts_people(findings, self._people_clauses)
+        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, people)]
         suggested = _apply(text, replacements, 0, len(text))
         risk = max((f.confidence for f in findings if f.action is not Verdict.ALLOW), default=0.0)
         return ScreenResult(verdict, risk, tuple(findings), suggested, policy_version,
@@ -257,7 +261,7 @@ class Screener:
             f.rule_id: f.action
             for f in a.findings
             if f.explanation.validation in AUTHORITATIVE_VALIDATIONS
-            or a.signals.has(*AUTHORITATIVE_KINDS.get(f.rule_id, ()))
+            or a.signals.has(*self._authoritative_kinds.get(f.rule_id, ()))
         }
         decision = decide(
             probs,

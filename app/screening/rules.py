@@ -135,7 +135,7 @@ class _Builder:
 
     def make(
         self,
-        rule_id: str,
+        evidence: str,
         action: Verdict,
         primary: Signal,
         reason: str,
@@ -145,7 +145,9 @@ class _Builder:
     ) -> Finding:
         pack = self.data.pack
         th = pack.thresholds
-        clause = pack.clause(rule_id)
+        clause = pack.clause_for_evidence(evidence)
+        assert clause is not None, "rules run only for the evidence kinds the pack maps to a clause"
+        rule_id = clause.rule_id
         base = round(primary.score, 4)
         boost = min(th.context_boost, th.context_cap) if support is not None else 0.0
         score = base + boost
@@ -191,31 +193,31 @@ def _describe(signal: Signal | None) -> str | None:
 
 
 def rule_org_email(d: RuleInput, b: _Builder) -> Finding | None:
-    """SM-ORG-EMAIL: registering with an organisation address, look-alikes, or saying so."""
+    """``org_email``: registering with an organisation address, look-alikes, or saying so."""
     s = d.signals
     if s.has("orgemail.registration"):
-        return b.make("SM-ORG-EMAIL", Verdict.BLOCK, s.get("orgemail.registration")[0],
+        return b.make("org_email", Verdict.BLOCK, s.get("orgemail.registration")[0],
                       "The account is being registered with an organisation email address.")  # fmt: skip
     if s.has("orgemail.lookalike"):
-        return b.make("SM-ORG-EMAIL", Verdict.REVIEW, s.get("orgemail.lookalike")[0],
+        return b.make("org_email", Verdict.REVIEW, s.get("orgemail.lookalike")[0],
                       "The registration address imitates the organisation's email domain.")  # fmt: skip
     if s.has("orgemail.signup") and s.has("affil.work_email"):
-        return b.make("SM-ORG-EMAIL", Verdict.REVIEW, s.get("affil.work_email")[0],
+        return b.make("org_email", Verdict.REVIEW, s.get("affil.work_email")[0],
                       "The post mentions signing up next to an organisation email address.",
                       support=s.get("orgemail.signup")[0])  # fmt: skip
     if s.has("orgemail.said"):
-        return b.make("SM-ORG-EMAIL", Verdict.REVIEW, s.get("orgemail.said")[0],
+        return b.make("org_email", Verdict.REVIEW, s.get("orgemail.said")[0],
                       "The post says a work email address was used to sign up.")  # fmt: skip
     return None
 
 
-#: Kinds every SM-ACCESS finding is made from: without one of them the rule has nothing to say,
+#: Kinds every ``access`` finding is made from: without one of them the rule has nothing to say,
 #: which is most posts, so it returns before gathering context.
 _ACCESS_EVIDENCE = ("secret.credential", "secret.location", "secret.hint")
 
 
 def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
-    """SM-ACCESS: published credentials, where keys are kept, guessable schemes."""
+    """``access``: published credentials, where keys are kept, guessable schemes."""
     s = d.signals
     if not s.has(*_ACCESS_EVIDENCE):
         return None
@@ -226,27 +228,27 @@ def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
     guest = [h for h in s.get("secret.hint") if h.entry and ("guest" in h.entry or "visitor" in h.entry)]
     for cred in creds:
         if guest and s.near(cred, ("secret.hint",), 40) in guest:
-            return b.make("SM-ACCESS", Verdict.REVIEW, cred,
+            return b.make("access", Verdict.REVIEW, cred,
                           "The post shares a guest Wi-Fi key; check it gives no access to work "
                           "systems.")  # fmt: skip
         strong_shape = cred.pattern_name in ("assignment", "token_shape", "protected_code")
         premises = cred.pattern_name == "premises_code_terms"
         if strong_shape or work or (premises and not personal):
-            return b.make("SM-ACCESS", Verdict.BLOCK, cred,
+            return b.make("access", Verdict.BLOCK, cred,
                           "The post publishes an access credential (code, password, login or key).",
                           support=support)  # fmt: skip
     for cred in creds:
         if not personal:
-            return b.make("SM-ACCESS", Verdict.REVIEW, cred,
+            return b.make("access", Verdict.REVIEW, cred,
                           "The post publishes what looks like a password or code; check whose it is.")  # fmt: skip
     for loc in s.get("secret.location"):
         if work or not personal:
             action = Verdict.BLOCK if work else Verdict.REVIEW
-            return b.make("SM-ACCESS", action, loc,
+            return b.make("access", action, loc,
                           "The post says where keys, codes or passwords are kept.", support=support)  # fmt: skip
     hints = s.get("secret.hint")
     if hints and s.has("secret.keyword", "secret.premises") and not (personal and not work):
-        return b.make("SM-ACCESS", Verdict.REVIEW, hints[0],
+        return b.make("access", Verdict.REVIEW, hints[0],
                       "The post hints at how a work credential is made or where access is weak.",
                       support=support)  # fmt: skip
     return None
@@ -296,7 +298,7 @@ def _own_child(d: RuleInput, ident: Signal) -> bool:
     return _INTRODUCED.search(before) is None
 
 
-#: Kinds every SM-CONFIDENTIAL finding is made from (its primary evidence); see _ACCESS_EVIDENCE.
+#: Kinds every ``confidential`` finding is made from (its primary evidence); see _ACCESS_EVIDENCE.
 _CONFIDENTIAL_EVIDENCE = (
     "protected.child_name", "protected.family_name", "protected.code_name", "pii.nhs",
     "pii.name_age", "pii.name_family", "pii.photo_faces", "pii.name",  # child identifiers
@@ -307,16 +309,16 @@ _CONFIDENTIAL_EVIDENCE = (
 
 
 def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
-    """SM-CONFIDENTIAL: people who use the service, internal matters, safeguarding."""
+    """``confidential``: people who use the service, internal matters, safeguarding."""
     s = d.signals
     if not s.has(*_CONFIDENTIAL_EVIDENCE):
         return None
     for kind in ("protected.child_name", "protected.family_name", "protected.code_name"):
         if s.has(kind):
-            return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get(kind)[0],
+            return b.make("confidential", Verdict.BLOCK, s.get(kind)[0],
                           "The post names a protected person or internal code name.")  # fmt: skip
     if s.has("pii.nhs"):
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, s.get("pii.nhs")[0],
+        return b.make("confidential", Verdict.BLOCK, s.get("pii.nhs")[0],
                       "The post discloses an NHS number.", extra=s.get("pii.dob", "pii.name"))  # fmt: skip
     link = s.get(*ORG_ANY, "pii.su_ref", "pii.service_place") or (
         s.get("org.workplace", "affil.claim") if d.insider else []
@@ -325,74 +327,74 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     identifiers = _child_identifiers(d)
     details = s.get("pii.dob", "pii.address", "pii.school", "pii.phone", "pii.postcode")
     if identifiers and link:
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, identifiers[0],
+        return b.make("confidential", Verdict.BLOCK, identifiers[0],
                       "The post identifies a child or family member and ties them to the service.",
                       support=link[0], extra=identifiers[1:] + details)  # fmt: skip
     aged = [i for i in identifiers if i.kind in ("pii.name_age", "pii.name_family")]
     health = s.get("pii.health", "pii.incident")
     if aged and health and not own:
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, aged[0],
+        return b.make("confidential", Verdict.BLOCK, aged[0],
                       "The post names a child with their age and a health or behaviour detail.",
                       support=health[0])  # fmt: skip
     if details and (s.has("pii.su_ref") or (identifiers and link)):
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, details[0],
+        return b.make("confidential", Verdict.BLOCK, details[0],
                       "The post gives personal details of someone who uses the service.",
                       support=link[0] if link else None)  # fmt: skip
     for name in s.get("pii.name", "pii.name_family"):
         detail = s.near(name, ("pii.address", "pii.postcode", "pii.dob", "pii.school"), 100)
         if detail is not None and not _own_child(d, name):
-            return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, detail,
+            return b.make("confidential", Verdict.BLOCK, detail,
                           "The post gives a named person's address, date of birth or school.",
                           support=name)  # fmt: skip
     tie = s.get(*ORG_ANY, "org.workplace", "affil.claim")
     specific = s.get("internal.specific")
     if specific and tie and s.has("internal.rumour"):
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, specific[0],
+        return b.make("confidential", Verdict.REVIEW, specific[0],
                       "The post repeats a rumour about an internal matter.", support=tie[0])  # fmt: skip
     if specific and tie:
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, specific[0],
+        return b.make("confidential", Verdict.BLOCK, specific[0],
                       "The post discloses an internal matter (finances, restructure, disciplinary "
                       "or board business).", support=tie[0])  # fmt: skip
     sg_terms = s.get("safeguarding.term")
     sg_substance = s.get("safeguarding.substance")
     people = s.get("pii.su_ref", "pii.family_ref")
     if sg_substance and (people or link) and (sg_terms or len(sg_substance) >= 2):
-        return b.make("SM-CONFIDENTIAL", Verdict.BLOCK, (sg_terms or sg_substance)[0],
+        return b.make("confidential", Verdict.BLOCK, (sg_terms or sg_substance)[0],
                       "The post describes the substance of a safeguarding matter.",
                       support=sg_substance[-1])  # fmt: skip
     # Review: hints and unidentified incidents.
     hints = s.get("internal.hint")
     if hints and (tie or d.insider):
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, hints[0],
+        return b.make("confidential", Verdict.REVIEW, hints[0],
                       "The post hints at confidential internal matters.")  # fmt: skip
     specific_sg = [t for t in sg_terms if t.entry != "safeguarding"]
     if (sg_terms and people) or (specific_sg and d.insider):
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, sg_terms[0],
+        return b.make("confidential", Verdict.REVIEW, sg_terms[0],
                       "The post refers to a safeguarding matter.")  # fmt: skip
     incidents = s.get("pii.incident", "pii.health")
     su = s.get("pii.su_ref")
     if sg_substance and s.has("pii.family_ref") and (su or link):
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, sg_substance[0],
+        return b.make("confidential", Verdict.REVIEW, sg_substance[0],
                       "The post describes what may be a safeguarding matter.")  # fmt: skip
     person_su = [x for x in su if s.near(x, ("pii.incident", "pii.health"), 60)]
     if incidents and person_su:
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, person_su[0],
+        return b.make("confidential", Verdict.REVIEW, person_su[0],
                       "The post describes an incident or health detail of someone who uses the "
                       "service.", support=incidents[0])  # fmt: skip
     if s.has("pii.photo_nofaces") and link:
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, s.get("pii.photo_nofaces")[0],
+        return b.make("confidential", Verdict.REVIEW, s.get("pii.photo_nofaces")[0],
                       "The post shares a photo from the service; check nobody is identifiable.")  # fmt: skip
     # A child's first name with no clear link to the centre is a review; from staff, volunteers
     # and trustees (who meet children through work) a described, named child is one as well.
     child = d.insider and any(s.near(i, ("pii.child_word",), 30) for i in identifiers)
     if identifiers and not own and (child or s.has("pii.name_age", "pii.photo_faces")):
-        return b.make("SM-CONFIDENTIAL", Verdict.REVIEW, identifiers[0],
+        return b.make("confidential", Verdict.REVIEW, identifiers[0],
                       "The post names a child; check they are not someone who uses the service.")  # fmt: skip
     return None
 
 
 def rule_affiliation(d: RuleInput, b: _Builder) -> Finding | None:
-    """SM-AFFILIATION (informational): an insider says they work there and the org is identifiable."""
+    """``affiliation`` (informational): an insider says they work there and the org is identifiable."""
     s = d.signals
     if not d.insider:
         return None
@@ -401,18 +403,18 @@ def rule_affiliation(d: RuleInput, b: _Builder) -> Finding | None:
     ]
     org = [o for o in s.get(*ORG_ANY) if o.pattern_name != "org_implicit_weak"]
     if claims and org:
-        return b.make("SM-AFFILIATION", Verdict.ALLOW, claims[0],
+        return b.make("affiliation", Verdict.ALLOW, claims[0],
                       "The author says they work or volunteer for the organisation; that is "
                       "allowed if nothing else in the post breaches the policy.", support=org[0])  # fmt: skip
     return None
 
 
 #: Rules in evaluation order; each is independent of the others' output.
-RULES: tuple[Callable[[RuleInput, _Builder], Finding | None], ...] = (
-    rule_org_email,
-    rule_access,
-    rule_confidential,
-    rule_affiliation,
+RULES: tuple[tuple[str, Callable[[RuleInput, _Builder], Finding | None]], ...] = (
+    ("org_email", rule_org_email),
+    ("access", rule_access),
+    ("confidential", rule_confidential),
+    ("affiliation", rule_affiliation),
 )
 
 
@@ -428,7 +430,12 @@ def apply_rules(data: RuleInput, redact: Callable[[int, int], str]) -> list[Find
 
     """
     builder = _Builder(data, redact)
-    findings = [f for rule in RULES if (f := rule(data, builder)) is not None]
+    pack = data.pack
+    findings = [
+        f
+        for kind, rule in RULES
+        if pack.clause_for_evidence(kind) is not None and (f := rule(data, builder)) is not None
+    ]
     if data.context.author_role is AuthorRole.CORPORATE:  # defensive: engine short-circuits first
         return []
     findings.sort(key=Finding.sort_key)
@@ -436,7 +443,7 @@ def apply_rules(data: RuleInput, redact: Callable[[int, int], str]) -> list[Find
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:
-    """Combine findings into a verdict: the strongest action; SM-AFFILIATION alone is allow.
+    """Combine findings into a verdict: the strongest action (an informational finding's is allow).
 
     Args:
         findings: The post's findings.
@@ -447,30 +454,34 @@ def verdict_of(findings: Iterable[Finding]) -> Verdict:
     """
     verdict = Verdict.ALLOW
     for f in findings:
-        if f.rule_id == "SM-AFFILIATION":
-            continue
         if f.action.rank > verdict.rank:
             verdict = f.action
     return verdict
 
 
-def redacts_people(findings: Iterable[Finding]) -> bool:
-    """Return True if ``findings`` concern people, so names are redacted too (REDACT_WITH_PEOPLE)."""
-    return any(f.rule_id in ("SM-CONFIDENTIAL", "SM-RELATIONSHIPS") for f in findings)
+def redacts_people(findings: Iterable[Finding], people_clauses: frozenset[str]) -> bool:
+    """Return True if ``findings`` concern people, so names are redacted too (REDACT_WITH_PEOPLE).
+
+    Args:
+        findings: The post's findings.
+        people_clauses: Rule ids of the clauses about people (the pack's ``concerns_people``).
+
+    """
+    return any(f.rule_id in people_clauses for f in findings)
 
 
-def spans_to_redact(signals: Signals, findings: Iterable[Finding]) -> list[tuple[Span, str]]:
+def spans_to_redact(signals: Signals, people: bool) -> list[tuple[Span, str]]:
     """Return ``(span, placeholder)`` pairs to replace in suggested text, non-overlapping, sorted.
 
     Args:
         signals: All signals of the post.
-        findings: Its findings (names are redacted only when a finding concerns people).
+        people: A finding concerns people, so names are redacted as well.
 
     Returns:
         Replacement list.
 
     """
-    kinds = REDACT_ALWAYS | (REDACT_WITH_PEOPLE if redacts_people(findings) else frozenset())
+    kinds = REDACT_ALWAYS | (REDACT_WITH_PEOPLE if people else frozenset())
     candidates = [
         (s.span, s.placeholder or "[REDACTED]") for s in signals.all if s.kind in kinds and s.span.end > s.span.start
     ]

@@ -14,10 +14,6 @@ from app.screening.learned.corpus import (
     record_problems,
 )
 
-DOMAINS = ["independenceproject.co.uk"]
-RULES = ["SM-DEBATE", "SM-RELATIONSHIPS", "SM-REPUTATION", "SM-ACCESS", "SM-CONFIDENTIAL", "SM-ORG-EMAIL",
-         "SM-AFFILIATION", "SM-COMPLAINT"]  # fmt: skip
-
 
 def _rec(**over) -> dict:
     base = {"id": "x-1", "batch": "x", "text": "A perfectly ordinary post about the weather.", "author_role": "staff",
@@ -27,15 +23,15 @@ def _rec(**over) -> dict:
     return base | over
 
 
-def test_a_valid_record_has_no_problems() -> None:
-    assert record_problems(_rec(), DOMAINS, RULES) == []
+def test_a_valid_record_has_no_problems(pack: PolicyPack) -> None:
+    assert record_problems(_rec(), pack) == []
 
 
 @pytest.mark.parametrize(
     ("over", "problem"),
     [
         ({"expected_verdict": "allow", "expected_rules": ["SM-COMPLAINT"]}, "allow post lists no rule"),
-        ({"expected_verdict": "block", "expected_rules": ["SM-AFFILIATION"]}, "other than SM-AFFILIATION"),
+        ({"expected_verdict": "block", "expected_rules": ["SM-AFFILIATION"]}, "not informational"),
         ({"author_role": "family_member", "expected_rules": ["SM-AFFILIATION"]}, "only for staff"),
         ({"author_role": "corporate"}, "account is corporate"),
         ({"expected_rules": ["SM-NOPE"]}, "expected_rules"),
@@ -47,16 +43,16 @@ def test_a_valid_record_has_no_problems() -> None:
                       "account": "personal"}}, "SM-ORG-EMAIL block"),  # fmt: skip
     ],
 )
-def test_label_rules_of_the_conventions_are_enforced(over: dict, problem: str) -> None:
-    problems = record_problems(_rec(**over), DOMAINS, RULES)
+def test_label_rules_of_the_conventions_are_enforced(pack: PolicyPack, over: dict, problem: str) -> None:
+    problems = record_problems(_rec(**over), pack)
     assert any(problem in p for p in problems), problems
 
 
-def test_missing_or_extra_keys_are_reported() -> None:
+def test_missing_or_extra_keys_are_reported(pack: PolicyPack) -> None:
     rec = _rec()
     del rec["rationale"]
-    assert record_problems(rec, DOMAINS, RULES)
-    assert record_problems(_rec(extra=1), DOMAINS, RULES)
+    assert record_problems(rec, pack)
+    assert record_problems(_rec(extra=1), pack)
 
 
 def test_near_duplicates_are_found_within_and_against_another_set() -> None:

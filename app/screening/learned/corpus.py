@@ -18,7 +18,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,9 +162,20 @@ def near_duplicates(
     return sorted(out)
 
 
-def record_problems(rec: Mapping[str, Any], org_email_domains: Iterable[str], rule_ids: Iterable[str]) -> list[str]:
-    """Return what is wrong with one record: schema, and the labelling conventions' own rules."""
-    rules_known = set(rule_ids)
+def record_problems(rec: Mapping[str, Any], pack: PolicyPack) -> list[str]:
+    """Return what is wrong with one record: schema, and the labelling conventions' own rules.
+
+    The conventions' label rules are read from the pack's clauses: an informational clause (saying
+    where one works) never makes a post review or block and binds insiders only; a clause a prior
+    authority waives is never listed with one; a sign-up on the organisation's email domain is a
+    block under the ``org_email`` clause.
+    """
+    rules_known = {c.rule_id for c in pack.clauses}
+    informational = {c.rule_id for c in pack.clauses if c.informational}
+    insiders_only = {c.rule_id for c in pack.clauses if c.insiders_only}
+    waived = {c.rule_id for c in pack.clauses if c.waived_by_authority}
+    org_email = pack.clause_for_evidence("org_email")
+    domains = [d.lower() for d in pack.organisation.email_domains]
     problems = []
     keys = set(rec)
     if keys != KEYS:
@@ -186,27 +197,27 @@ def record_problems(rec: Mapping[str, Any], org_email_domains: Iterable[str], ru
     if not isinstance(rules, list) or not set(rules) <= rules_known or len(set(rules)) != len(rules):
         problems.append(f"expected_rules {rules!r}")
         return problems
-    breach = [r for r in rules if r != "SM-AFFILIATION"]
+    breach = [r for r in rules if r not in informational]
     if verdict == "allow" and breach:
-        problems.append("an allow post lists no rule but SM-AFFILIATION")
+        problems.append("an allow post lists no rule but an informational one")
     if verdict != "allow" and not breach:
-        problems.append("a review or block post lists a rule other than SM-AFFILIATION")
-    if "SM-AFFILIATION" in rules and role not in INSIDERS:
-        problems.append("SM-AFFILIATION only for staff, volunteers and trustees")
+        problems.append("a review or block post lists a rule that is not informational")
+    if set(rules) & insiders_only and role not in INSIDERS:
+        problems.append(f"{sorted(set(rules) & insiders_only)} only for staff, volunteers and trustees")
     if (ctx["account"] == "corporate") != (role == "corporate"):
         problems.append("account is corporate exactly when author_role is corporate")
     if role == "corporate" and (verdict != "allow" or rules):
         problems.append("corporate posts are allow with no rules")
-    if ctx["prior_authority"] is True and "SM-DEBATE" in rules:
-        problems.append("prior authority waives SM-DEBATE")
+    if ctx["prior_authority"] is True and set(rules) & waived:
+        problems.append(f"prior authority waives {sorted(set(rules) & waived)}")
     email = ctx["registration_email"]
     if email is not None and (not isinstance(email, str) or "@" not in email):
         problems.append("registration_email must be null or an email address")
-    elif email and role != "corporate":
+    elif email and role != "corporate" and org_email is not None:
         domain = email.rsplit("@", 1)[1].strip().lower()
-        on_org = any(domain == d or domain.endswith("." + d) for d in org_email_domains)
-        if on_org and not ("SM-ORG-EMAIL" in rules and verdict == "block"):
-            problems.append("a sign-up on the organisation's domain is SM-ORG-EMAIL block")
+        on_org = any(domain == d or domain.endswith("." + d) for d in domains)
+        if on_org and not (org_email.rule_id in rules and verdict == "block"):
+            problems.append(f"a sign-up on the organisation's domain is {org_email.rule_id} block")
     return problems
 
 
@@ -221,7 +232,6 @@ def check(pack: PolicyPack, dev: Path | None = None) -> tuple[list[str], dict[st
         ``(problems, stats)``; the corpus is valid when ``problems`` is empty.
 
     """
-    domains = [d.lower() for d in pack.organisation.email_domains]
     rule_ids = [c.rule_id for c in pack.clauses]
     problems: list[str] = []
     splits = {s: load_split(pack, s) for s in SPLITS}
@@ -238,7 +248,7 @@ def check(pack: PolicyPack, dev: Path | None = None) -> tuple[list[str], dict[st
     problems += [f"{i}: id used {n} times" for i, n in ids.items() if n > 1]
     for recs in splits.values():
         for rec in recs:
-            problems += [f"{rec.get('id')}: {p}" for p in record_problems(rec, domains, rule_ids)]
+            problems += [f"{rec.get('id')}: {p}" for p in record_problems(rec, pack)]
     everything = splits["train"] + splits["test"]
     seen: dict[str, str] = {}
     for rec in everything:

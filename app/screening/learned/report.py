@@ -119,8 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dev", type=Path, default=DEV, help="development set (skipped when absent)")
     parser.add_argument("--curve", action="store_true", help="also compute the learning curve (retrains 4 times)")
     parser.add_argument("--json", action="store_true", help="print one JSON object as the last line")
+    parser.add_argument("--out", type=Path, default=None, help="also write the report (without --json) to FILE")
     parser.add_argument("--extra", action="append", default=[], metavar="NAME=FILE[,FILE]",
-                        help="more labelled JSONL files to score together in a column of their own (repeatable)")  # fmt: skip
+                        help="labelled JSONL files scored together in a column of their own (repeatable)")  # fmt: skip
     args = parser.parse_args(argv)
     pack = load_pack(args.pack)
     screener = build_screener(pack)
@@ -133,17 +134,29 @@ def main(argv: list[str] | None = None) -> int:
     for extra in args.extra:
         name, _, paths = extra.partition("=")
         results[name] = evaluate([r for p in paths.split(",") for r in read_jsonl(Path(p))], screener)
-    print(f"engine {screener.engine_version}, policy {pack.policy_version}")
-    print(side_by_side(results))
+    lines: list[str] = []
+
+    def emit(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
+
+    emit(f"engine {screener.engine_version}, policy {pack.policy_version}")
+    emit(side_by_side(results))
     tweets = tweet_rates(screener, load_external(pack, "heldout", required=False))
-    print("\nheld-out real tweets (never trained on):")
-    print(json.dumps(tweets))
+    emit("\nheld-out real tweets (never trained on, never about the organisation):")
+    if tweets["clean"] or tweets["hateful"]:
+        emit(f"  {tweets['clean']} clean: blocked {tweets['clean_blocked']:.1%}, "
+             f"flagged {tweets['clean_flagged']:.1%}, "
+             f"an organisation-specific clause listed on {tweets['org_specific_fired']:.1%}")
+        emit(f"  {tweets['hateful']} hateful: flagged {tweets['hateful_flagged']:.1%}")
+    else:
+        emit("  (the external set is not here: skipped)")
     summary: dict[str, Any] = {name: _headline(m) | {"rules": {r: v["f1"] for r, v in m["rules"].items()}}
                                for name, m in results.items()}  # fmt: skip
     summary["tweets"] = tweets
     if args.curve:
         curve = learning_curve(pack, dev, test)
-        print("\nlearning curve (corpus posts -> dev / test: accuracy, block recall, false-block, macro F1):")
+        emit("\nlearning curve (corpus posts -> dev / test: accuracy, block recall, false-block, macro F1):")
         for row in curve:
             cells = "   ".join(
                 f"{n} {row[n]['verdict_accuracy']:.3f} {row[n]['block_recall']:.3f} "
@@ -151,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                 for n in ("dev", "test")
                 if n in row
             )
-            print(f"  {row['corpus_posts']:>5}: {cells}")
+            emit(f"  {row['corpus_posts']:>5}: {cells}")
         summary["learning_curve"] = curve
+    if args.out is not None:
+        args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if args.json:
         print(json.dumps(summary))
     return 0

@@ -252,13 +252,15 @@ def fused_predictions(data: Featurised, p: np.ndarray, thresholds: dict[str, flo
     """Return (verdict, rules) per post as the engine's fusion would decide them from ``p``."""
     specs = _specs(pack)
     insiders = {r.value for r in INSIDER_ROLES}
+    org_email = pack.clause_for_evidence("org_email")
     out = []
     for i, rec in enumerate(data.records):
         probs = dict(zip(data.heads, p[i].tolist(), strict=True))
         ctx = rec.get("context") or {}
         forced = {}
-        if "det:SM-ORG-EMAIL:block" in data.meta[i] and "sig:orgemail.registration" in data.meta[i]:
-            forced["SM-ORG-EMAIL"] = Verdict.BLOCK
+        meta = data.meta[i]
+        if org_email and f"det:{org_email.rule_id}:block" in meta and "sig:orgemail.registration" in meta:
+            forced[org_email.rule_id] = Verdict.BLOCK
         d = decide(probs, thresholds, specs, insider=rec["author_role"] in insiders,
                    prior_authority=bool(ctx.get("prior_authority")), forced=forced)  # fmt: skip
         out.append((d.verdict.value, set(d.clauses)))
