@@ -70,6 +70,7 @@ class Analysis:
         notes: Detector failures and timeouts.
         meta: Meta features for the clause model (context and signal kinds).
         redact: ``redact(start, end)`` returns a redacted excerpt of ``text``.
+        replacements: What ``redact`` replaces (personal data and secrets, not names).
 
     """
 
@@ -81,6 +82,7 @@ class Analysis:
     notes: tuple[str, ...]
     meta: list[str]
     redact: Callable[[int, int], str]
+    replacements: list[_Replacement]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +207,7 @@ class Screener:
         meta = context_features(context, self._org_email_domains) + signal_features(
             indexed.by_kind.keys(), [(f.rule_id, f.action.value) for f in findings]
         )
-        return Analysis(text, context, doc, indexed, tuple(findings), tuple(notes), meta, redact)
+        return Analysis(text, context, doc, indexed, tuple(findings), tuple(notes), meta, redact, replacements)
 
     def screen(self, text: str, context: ScreenContext | None = None) -> ScreenResult:
         """Screen one post.
@@ -240,7 +242,9 @@ class Screener:
             verdict = Verdict.REVIEW  # fail safe: a person looks when a detector broke
         # Names are redacted only when a finding is about people (a colleague thanked by name is fine).
         people = redacts_people(findings, self._people_clauses)
-        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, people)]
+        replacements = (
+            [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, True)] if people else a.replacements
+        )
         suggested = _apply(text, replacements, 0, len(text))
         risk = max((f.confidence for f in findings if f.action is not Verdict.ALLOW), default=0.0)
         return ScreenResult(verdict, risk, tuple(findings), suggested, policy_version,
