@@ -88,8 +88,8 @@ def decide(
     allowed = [s for s in breach if not (prior_authority and s.waived_by_authority)]
     t_block = thresholds[BLOCK_HEAD]
     listed: dict[str, tuple[Verdict, float]] = {}
-    strongest = max(breach, key=lambda s: block_score(probs, s.rule_id), default=None)
-    if strongest is not None and block_score(probs, strongest.rule_id) >= t_block:
+    scores = {s.rule_id: block_score(probs, s.rule_id) for s in breach}
+    if scores and max(scores.values()) >= t_block:
         verdict = Verdict.BLOCK
     elif probs[FLAG_HEAD] >= thresholds[FLAG_HEAD]:
         verdict = Verdict.REVIEW
@@ -101,7 +101,7 @@ def decide(
             best = max(breach, key=lambda s: probs[s.rule_id])
             chosen = [best] if best in allowed else []
         for s in chosen:
-            action = Verdict.BLOCK if block_score(probs, s.rule_id) >= t_block else Verdict.REVIEW
+            action = Verdict.BLOCK if scores[s.rule_id] >= t_block else Verdict.REVIEW
             listed[s.rule_id] = (action, round(float(probs[s.rule_id]), 4))
         # The verdict is the strongest listed action (a waived clause's block does not count).
         verdict = max((a for a, _ in listed.values()), key=lambda v: v.rank, default=Verdict.ALLOW)

@@ -9,6 +9,7 @@ difference, naming how many posts differ, so a corpus or pack edit without ``mak
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 from app.policy.pack import load_pack
 from app.screening.engine import Screener
 from app.screening.evaluate import context_of
-from app.screening.learned.corpus import load_split
+from app.screening.learned.corpus import CorpusError, load_split
 from app.screening.learned.model import ClauseModel, ModelError, artifact_path
 from app.screening.learned.train import train
 
@@ -35,7 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     except ModelError as exc:
         print(f"train-check: {exc}", file=sys.stderr)
         return 1
-    raw, _ = train(pack, log=lambda _msg: None)
+    try:
+        raw, _ = train(pack, log=lambda _msg: None)
+    except CorpusError as exc:
+        # CI always has the external sets beside the clone; a laptop without them cannot retrain.
+        if os.environ.get("CI"):
+            print(f"train-check: {exc}", file=sys.stderr)
+            return 1
+        print(f"train-check: skipped, {exc}")
+        return 0
     if raw == shipped_path.read_bytes():
         print(f"train-check: ok, retraining gives the shipped artifact byte for byte ({shipped.version})")
         return 0
