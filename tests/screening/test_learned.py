@@ -45,7 +45,7 @@ def test_digits_are_shapes_so_no_code_value_is_ever_a_feature() -> None:
 def test_char_ngrams_are_padded_and_bounded() -> None:
     grams = char_ngrams("ab")
     assert grams == ["c: ab", "c:ab ", "c: ab "]
-    assert all(3 <= len(g) - 2 <= 5 for g in char_ngrams("wonderful"))
+    assert all(3 <= len(g) - 2 <= 4 for g in char_ngrams("wonderful"))
 
 
 def test_context_features_mark_an_organisation_sign_up_on_any_subdomain() -> None:

@@ -4,9 +4,9 @@ Text features are read from the engine's normalised text (casefolded, look-alike
 leetspeak and spaced letters joined), so an evasion and its plain spelling give the same features:
 
 * ``w:<word>`` and ``b:<word> <word>``: word unigrams and bigrams;
-* ``c:<n-gram>``: character 3- to 5-grams inside each word padded with spaces (``" care"``), which
-  carry inflections, typos and dialect spellings (2-grams added nothing in grouped cross-validation
-  and cost a quarter of the scoring time);
+* ``c:<n-gram>``: character 3- and 4-grams inside each word padded with spaces (``" car"``), which
+  carry inflections, typos and dialect spellings (in grouped cross-validation 2-grams and 5-grams
+  added nothing, and each cost a quarter of the scoring time);
 * ``p:<symbol>``: punctuation and emoji (a question mark, an angry face).
 
 Digits become ``0`` first, so a door code, a phone number and a year are told apart by their shape,
@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from app.screening.types import ScreenContext
 
 CHAR_MIN = 3
-CHAR_MAX = 5
+CHAR_MAX = 4
 
 _DIGIT = re.compile(r"\d")
 _SYMBOL = re.compile(r"[^\w\s'\"\-.,:;()/&#@]")
