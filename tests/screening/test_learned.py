@@ -296,6 +296,6 @@ def test_clear_cases_of_the_learned_clauses(fused: Screener) -> None:
         verdicts += res.verdict.value == verdict
         rules += rule is None or rule in res.rule_ids
     # A statistical model: most, not all (the figures per clause are in `make evaluate`). The shipped
-    # model gets 8 of 12 verdicts (it blocks a grumble about "some parents" and sends a train moan, a
-    # quoted slur and a dog walk to review) and names the expected clause on all 12.
-    assert verdicts >= 7 and rules >= 11, (verdicts, rules)
+    # model gets 10 of 12 verdicts (it blocks a grumble about "some parents" and sends a train moan to
+    # review) and names the expected clause on all 12.
+    assert verdicts >= 9 and rules >= 11, (verdicts, rules)
