@@ -30,12 +30,23 @@ from app.screening.learned.model import ClauseModel
 
 DEV = REPO_ROOT.parent / "shared" / "eval" / "dev.jsonl"
 CURVE_SIZES = (500, 1000, 2000)
-#: Clauses that apply even when the organisation is not mentioned (so may fire on any tweet).
-_GENERAL_CLAUSES = ("SM-REPUTATION",)
+
+
+def general_clauses(pack: PolicyPack) -> frozenset[str]:
+    """Return the clauses the pack's external sets are labelled with.
+
+    They apply without any mention of the organisation (abusive language), so they may fire on any
+    public post; every other clause is organisation-specific.
+    """
+    if pack.learned is None:
+        return frozenset()
+    return frozenset(r for source in pack.learned.external for label in source.labels.values() for r in label.rules)
 
 
 def tweet_rates(screener: Screener, records: list[dict[str, Any]]) -> dict[str, Any]:
     """Return how the screener treats held-out external tweets (clean and hateful)."""
+    general = general_clauses(screener.pack)
+    informational = {c.rule_id for c in screener.pack.clauses if c.informational}
     clean = [r for r in records if r["expected_verdict"] == "allow"]
     hateful = [r for r in records if r["expected_verdict"] != "allow"]
     out: dict[str, Any] = {"clean": len(clean), "hateful": len(hateful)}
@@ -44,7 +55,7 @@ def tweet_rates(screener: Screener, records: list[dict[str, Any]]) -> dict[str, 
         res = screener.screen(rec["text"], context_of(rec))
         blocked += res.verdict.value == "block"
         flagged += res.verdict.value != "allow"
-        org_specific += any(r not in _GENERAL_CLAUSES and r != "SM-AFFILIATION" for r in res.rule_ids)
+        org_specific += any(r not in general and r not in informational for r in res.rule_ids)
     hate_flagged = sum(screener.screen(r["text"], context_of(r)).verdict.value != "allow" for r in hateful)
     out["clean_blocked"] = round(blocked / max(1, len(clean)), 4)
     out["clean_flagged"] = round(flagged / max(1, len(clean)), 4)
