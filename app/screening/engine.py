@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from app.policy.pack import PolicyPack
 from app.screening.detectors import DetectorRegistry, Doc, Signal, default_registry
 from app.screening.learned.features import context_features, signal_features, symbols
-from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, ClauseSpec, decide
+from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, decide, specs_of
 from app.screening.learned.model import ClauseModel, ModelError, load_model
 from app.screening.lexicon import Lexicon
 from app.screening.normalize import normalize, tokens_and_words
@@ -125,9 +125,7 @@ class Screener:
         self.protected = protected
         self.model = model
         self._org_email_domains = tuple(d.lower() for d in pack.organisation.email_domains)
-        self._specs = tuple(
-            ClauseSpec(c.rule_id, c.informational, c.waived_by_authority, c.insiders_only) for c in pack.clauses
-        )
+        self._specs = specs_of(pack.clauses)
         self._people_clauses = frozenset(c.rule_id for c in pack.clauses if c.concerns_people)
         self._authoritative_kinds = {
             c.rule_id: AUTHORITATIVE_KINDS[c.evidence] for c in pack.clauses if c.evidence in AUTHORITATIVE_KINDS
@@ -232,12 +230,8 @@ class Screener:
                                 (self.pack.out_of_scope_note,))  # fmt: skip
         a = self.analyse(text, context)
         notes = list(a.notes)
-        if self.model is None:
-            findings = list(a.findings)
-            verdict = verdict_of(findings)
-        else:
-            findings = self._fuse(a)
-            verdict = verdict_of(findings)
+        findings = list(a.findings) if self.model is None else self._fuse(a)
+        verdict = verdict_of(findings)
         if notes and verdict is Verdict.ALLOW and any("failed" in n for n in notes):
             verdict = Verdict.REVIEW  # fail safe: a person looks when a detector broke
         # Names are redacted only when a finding is about people (a colleague thanked by name is fine).
@@ -258,22 +252,25 @@ class Screener:
         probs = self.model.probabilities(words, symbols(analysis.doc.text), analysis.meta)
         return dict(zip(self.model.heads, probs.tolist(), strict=True))
 
-    def _fuse(self, a: Analysis) -> list[Finding]:
-        probs = self.probabilities(a)
-        exact = {f.rule_id: f for f in a.findings}
-        forced = {
+    def forced(self, a: Analysis) -> dict[str, Verdict]:
+        """Return the clauses exact evidence decides whatever the classifiers say, with their action."""
+        return {
             f.rule_id: f.action
             for f in a.findings
             if f.explanation.validation in AUTHORITATIVE_VALIDATIONS
             or a.signals.has(*self._authoritative_kinds.get(f.rule_id, ()))
         }
+
+    def _fuse(self, a: Analysis) -> list[Finding]:
+        probs = self.probabilities(a)
+        exact = {f.rule_id: f for f in a.findings}
         decision = decide(
             probs,
             self._thresholds,
             self._specs,
             insider=a.context.author_role in INSIDER_ROLES,
             prior_authority=a.context.prior_authority,
-            forced=forced,
+            forced=self.forced(a),
         )
         learned = [r for r in decision.clauses if r not in exact]
         carriers = self._carriers(a, learned) if learned else {}

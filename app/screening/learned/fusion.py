@@ -17,8 +17,9 @@ same function, so the thresholds it chooses are the ones the engine applies).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from app.screening.types import Verdict
 
@@ -34,6 +35,11 @@ class ClauseSpec:
     informational: bool = False
     waived_by_authority: bool = False
     insiders_only: bool = False
+
+
+def specs_of(clauses: Iterable[Any]) -> tuple[ClauseSpec, ...]:
+    """Return the fusion's view of a policy pack's clauses (duck-typed: no import of the pack)."""
+    return tuple(ClauseSpec(c.rule_id, c.informational, c.waived_by_authority, c.insiders_only) for c in clauses)
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from app.screening.engine import Screener
 from app.screening.evaluate import context_of
 from app.screening.learned.corpus import load_external, load_split
 from app.screening.learned.features import text_features
-from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, ClauseSpec, block_head, block_score, decide
+from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, block_head, block_score, decide, specs_of
 from app.screening.learned.model import FORMAT_VERSION, artifact_path
 from app.screening.types import INSIDER_ROLES, AuthorRole, Verdict
 
@@ -57,6 +57,7 @@ class Featurised:
     labels: np.ndarray  # (n, heads) of 0/1
     masks: np.ndarray  # (n, heads): the posts each head learns from (a block head: its clause's posts)
     heads: tuple[str, ...]
+    forced: list[dict[str, Verdict]]  # per post, what the engine's exact evidence decides (Screener.forced)
 
 
 def heads_of(pack: PolicyPack) -> tuple[str, ...]:
@@ -65,9 +66,6 @@ def heads_of(pack: PolicyPack) -> tuple[str, ...]:
     blocks = [block_head(c.rule_id) for c in pack.clauses if not c.informational]
     return (*clauses, *blocks, FLAG_HEAD)
 
-
-def _specs(pack: PolicyPack) -> list[ClauseSpec]:
-    return [ClauseSpec(c.rule_id, c.informational, c.waived_by_authority, c.insiders_only) for c in pack.clauses]
 
 
 def training_records(pack: PolicyPack) -> list[dict[str, Any]]:
@@ -80,11 +78,12 @@ def featurise(pack: PolicyPack, records: Sequence[dict[str, Any]], screener: Scr
     """Run the deterministic layer over ``records`` and collect features and labels."""
     screener = screener or Screener(pack)
     heads = heads_of(pack)
-    text, meta, labels, masks = [], [], [], []
+    text, meta, labels, masks, forced = [], [], [], [], []
     for rec in records:
         analysis = screener.analyse(rec["text"], context_of(rec))
         text.append(text_features(analysis.doc.words, analysis.doc.text))
         meta.append(analysis.meta)
+        forced.append(screener.forced(analysis))
         rules = set(rec["expected_rules"])
         verdict = rec["expected_verdict"]
         row, mask = [], []
@@ -103,7 +102,7 @@ def featurise(pack: PolicyPack, records: Sequence[dict[str, Any]], screener: Scr
         masks.append(mask)
     groups = np.array([str(r["batch"]) for r in records])
     return Featurised(list(records), text, meta, groups, np.array(labels, dtype=np.int8), np.array(masks, dtype=bool),
-                      heads)  # fmt: skip
+                      heads, forced)  # fmt: skip
 
 
 class _Vectors:
@@ -250,19 +249,14 @@ def choose(data: Featurised, z: np.ndarray, pack: PolicyPack) -> tuple[np.ndarra
 def fused_predictions(data: Featurised, p: np.ndarray, thresholds: dict[str, float],
                       pack: PolicyPack) -> list[tuple[str, set[str]]]:  # fmt: skip
     """Return (verdict, rules) per post as the engine's fusion would decide them from ``p``."""
-    specs = _specs(pack)
+    specs = specs_of(pack.clauses)
     insiders = {r.value for r in INSIDER_ROLES}
-    org_email = pack.clause_for_evidence("org_email")
     out = []
     for i, rec in enumerate(data.records):
         probs = dict(zip(data.heads, p[i].tolist(), strict=True))
         ctx = rec.get("context") or {}
-        forced = {}
-        meta = data.meta[i]
-        if org_email and f"det:{org_email.rule_id}:block" in meta and "sig:orgemail.registration" in meta:
-            forced[org_email.rule_id] = Verdict.BLOCK
         d = decide(probs, thresholds, specs, insider=rec["author_role"] in insiders,
-                   prior_authority=bool(ctx.get("prior_authority")), forced=forced)  # fmt: skip
+                   prior_authority=bool(ctx.get("prior_authority")), forced=data.forced[i])  # fmt: skip
         out.append((d.verdict.value, set(d.clauses)))
     return out
 
@@ -279,7 +273,8 @@ def cv_report(data: Featurised, predictions: list[tuple[str, set[str]]], rule_id
     """
     keep = _corpus_mask(data)
     data = Featurised([r for r, k in zip(data.records, keep, strict=True) if k], [], [], data.groups[keep],
-                      data.labels[keep], data.masks[keep], data.heads)  # fmt: skip
+                      data.labels[keep], data.masks[keep], data.heads,
+                      [f for f, k in zip(data.forced, keep, strict=True) if k])  # fmt: skip
     predictions = [p for p, k in zip(predictions, keep, strict=True) if k]
     n = len(predictions)
     exp = [r["expected_verdict"] for r in data.records]
