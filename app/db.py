@@ -70,11 +70,17 @@ def _prepare_sqlite_file(url: str) -> None:
 
 
 def build_engine(settings: Settings) -> Engine:
-    """Create the one engine a process uses, tuned for the configured database."""
+    """Create the one engine a process uses, tuned for the configured database.
+
+    `hide_parameters`: SQL parameters hold post text, summaries and phone numbers, so an error's
+    message (and any traceback that prints it) shows the statement without them.
+    """
     url = settings.database_url
     if settings.is_sqlite and make_url(url).database in (None, "", ":memory:"):
         # One shared in-memory database (tooling such as the OpenAPI generator).
-        engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False}, poolclass=StaticPool, hide_parameters=True
+        )
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
     if settings.is_sqlite:
@@ -85,6 +91,7 @@ def build_engine(settings: Settings) -> Engine:
             pool_size=settings.db_pool_size or 1,
             max_overflow=0,
             pool_timeout=60,
+            hide_parameters=True,
         )
         _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
         return engine
@@ -93,6 +100,7 @@ def build_engine(settings: Settings) -> Engine:
         pool_size=settings.db_pool_size or 5,
         max_overflow=10,
         pool_pre_ping=True,
+        hide_parameters=True,
     )
 
 

@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.validation import CONTROL_CHARACTER_PATTERNS
@@ -289,6 +290,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return problem_response(request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=exc.headers)
 
 
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    # Handled here rather than by the catch-all: Starlette re-raises what reaches the catch-all so
+    # that the server logs it too, and uvicorn's traceback would print the driver's message, which
+    # can quote row values (a summary, a phone number). Our formatter withholds those messages.
+    return await _unhandled(request, exc)
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     # The traceback goes to the log; the request body never does.
     logger.error(
@@ -310,6 +318,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(SQLAlchemyError, _database_error)
     app.add_exception_handler(Exception, _unhandled)
 
 

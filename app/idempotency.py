@@ -3,12 +3,16 @@
 The record is written in the same transaction as the work it describes, so a retry after a crash
 either finds both or neither. Keys are scoped to the caller (token subject) and expire after
 `POLICY_IDEMPOTENCY_TTL_HOURS`. The same key with a different body is a 422.
+
+A record keeps only what a replay needs: the caller, the key, a keyed fingerprint of the request
+(HMAC under a key derived from POLICY_SECRET_KEY, so a post or summary in the body cannot be
+confirmed by guessing) and the response to replay. Never the request body, its method or path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import hmac
 import json
 import uuid
 from typing import Annotated, Any
@@ -22,13 +26,14 @@ from sqlmodel import Field, Session, SQLModel, select
 
 from app.db import UTCDateTime, utcnow
 from app.errors import Unprocessable
+from app.keys import IDEMPOTENCY_REQUEST, derive_key
 
 REPLAY_HEADER = "Idempotent-Replayed"
 _REPLAYED_HEADERS = ("location", "etag")
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """The response given to the first request that used a key."""
+    """The response given to the first request that used a key (and nothing of the request)."""
 
     __tablename__ = "idempotency_record"
     __table_args__ = (UniqueConstraint("principal", "key"),)
@@ -36,9 +41,9 @@ class IdempotencyRecord(SQLModel, table=True):
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     principal: str = Field(max_length=200)
     key: str = Field(max_length=255)
-    method: str = Field(max_length=10)
-    path: str = Field(max_length=500)
-    request_hash: str = Field(max_length=64)
+    request_fingerprint: str = Field(
+        max_length=64, description="HMAC-SHA256 of method, path, query and canonical body; empty before 0006."
+    )
     status_code: int
     response_body: Any = Field(sa_column=Column(JSON, nullable=True))
     response_headers: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -49,13 +54,9 @@ class IdempotencyRecord(SQLModel, table=True):
 class Idempotency:
     """Per-request helper: replay a stored response, or commit the work and remember it."""
 
-    def __init__(
-        self, *, key: str | None, request: Request, method: str, path: str, fingerprint: str, ttl: dt.timedelta
-    ):
+    def __init__(self, *, key: str | None, request: Request, fingerprint: str, ttl: dt.timedelta):
         self.key = key
         self._request = request
-        self.method = method
-        self.path = path
         self.fingerprint = fingerprint
         self.ttl = ttl
 
@@ -83,7 +84,8 @@ class Idempotency:
             session.delete(record)
             session.flush()
             return None
-        if record.request_hash != self.fingerprint:
+        # A record made before keyed fingerprints has none to compare ("") and still replays.
+        if record.request_fingerprint and not hmac.compare_digest(record.request_fingerprint, self.fingerprint):
             raise Unprocessable(
                 "This Idempotency-Key was already used with a different request body or path.",
                 errors=[
@@ -119,9 +121,7 @@ class Idempotency:
                 IdempotencyRecord(
                     principal=self.principal,
                     key=self.key,
-                    method=self.method,
-                    path=self.path,
-                    request_hash=self.fingerprint,
+                    request_fingerprint=self.fingerprint,
                     status_code=status_code,
                     response_body=content,
                     response_headers={k: v for k, v in headers.items() if k.lower() in _REPLAYED_HEADERS},
@@ -143,7 +143,9 @@ class Idempotency:
 
 
 def _fingerprint(request: Request, body: bytes) -> str:
-    digest = hashlib.sha256()
+    """Return the keyed fingerprint of a request: equal for a retry, unmatchable without the secret."""
+    key = derive_key(request.app.state.settings.secret_key, IDEMPOTENCY_REQUEST)
+    digest = hmac.new(key, digestmod="sha256")
     for part in (request.method, request.url.path, request.url.query):
         digest.update(part.encode() + b"\0")
     try:
@@ -174,8 +176,6 @@ async def get_idempotency(
     return Idempotency(
         key=idempotency_key,
         request=request,
-        method=request.method,
-        path=request.url.path,
         fingerprint=fingerprint,
         ttl=dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
     )

@@ -20,10 +20,11 @@ class ScopedBearer(HTTPBearer):
     still puts the `bearerAuth` scheme in the OpenAPI document.
     """
 
-    def __init__(self, scopes: frozenset[str]) -> None:
+    def __init__(self, scopes: frozenset[str], *, all_required: bool = False) -> None:
         super().__init__(auto_error=False, scheme_name=SCHEME_NAME, description=SCHEME_DESCRIPTION)
         self.scopes = scopes
-        self._label = " or ".join(sorted(scopes))
+        self.all_required = all_required
+        self._label = (" and " if all_required else " or ").join(sorted(scopes))
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
         """Return the verified caller; 401 without a valid bearer token, 403 without a scope."""
@@ -36,8 +37,10 @@ class ScopedBearer(HTTPBearer):
             principal = request.app.state.token_verifier.verify(credentials.credentials)
         except TokenError as exc:
             raise Unauthorized(str(exc)) from exc
-        if not principal.scopes & self.scopes:
-            raise Forbidden(f"This operation needs the scope {self._label}.", required_scopes=sorted(self.scopes))
+        missing = not (self.scopes <= principal.scopes if self.all_required else principal.scopes & self.scopes)
+        if missing:
+            noun = "scopes" if self.all_required else "scope"
+            raise Forbidden(f"This operation needs the {noun} {self._label}.", required_scopes=sorted(self.scopes))
         request.state.principal = principal
         return principal
 
@@ -51,3 +54,13 @@ def require(*scopes: str) -> Any:
     """
     wanted = frozenset(scopes)
     return Security(ScopedBearer(wanted), scopes=sorted(wanted))
+
+
+def require_all(*scopes: str) -> Any:
+    """Return a dependency marker admitting only a token that carries every one of `scopes`.
+
+    For operations that disclose another domain's data (the draft letter quotes incident
+    summaries), so one scope alone does not reach it.
+    """
+    wanted = frozenset(scopes)
+    return Security(ScopedBearer(wanted, all_required=True), scopes=sorted(wanted))

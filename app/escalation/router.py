@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Path, Request, Response
 from sqlmodel import Session
 
-from app.auth.dependencies import require
+from app.auth.dependencies import require, require_all
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.db import SessionDep
@@ -30,6 +30,9 @@ router = APIRouter(prefix="/v1/escalations", tags=["escalations"])
 
 Reader = Annotated[Principal, require(Scope.ESCALATIONS_READ)]
 Writer = Annotated[Principal, require(Scope.ESCALATIONS_WRITE)]
+# The letter quotes incident summaries (which may hold a phone number or an address): reading a
+# case is not enough to read what HR recorded about the incidents.
+LetterReader = Annotated[Principal, require_all(Scope.ESCALATIONS_READ, Scope.INCIDENTS_READ)]
 SubjectId = Annotated[
     str,
     Path(
@@ -292,13 +295,14 @@ LETTER_TEXT_EXAMPLE = (
 )
 def get_escalation_letter(
     subject_id: SubjectId,
-    principal: Reader,
+    principal: LetterReader,
     session: SessionDep,
     request: Request,
 ) -> Response:
     """Draft the legal letter detailing the organisation's concerns (from `legal_letter` on).
 
-    Markdown by default; send `Accept: text/plain` for plain text.
+    Markdown by default; send `Accept: text/plain` for plain text. Needs both `escalations:read`
+    and `incidents:read`: the letter quotes the incidents' summaries and evidence.
     """
     case = service.get_by_subject(session=session, subject_id=subject_id)
     data = service.letter_input(

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Request
 from sqlmodel import Session
 
+from app.keys import SCREENING_TEXT, derive_key
 from app.protected_terms import service as terms_service
 from app.settings import Settings
 
@@ -21,9 +22,11 @@ class ScreenerProvider:
     by all of them from their next request, with nothing shared in process memory.
     """
 
-    def __init__(self, base: Any, *, key: bytes) -> None:
+    def __init__(self, base: Any, *, key: bytes, text_key: bytes) -> None:
         self._base = base
         self._key = key
+        #: The key of the screened texts' HMAC (`text_hmac`), derived from the service secret.
+        self.text_key = text_key
         self._lock = threading.Lock()
         # (counter value, screener) swapped as one tuple so readers never see a torn pair.
         self._state: tuple[int | None, Any] = (None, base)
@@ -72,7 +75,11 @@ def _base_screener(policy_pack: str | None) -> Any:
 
 def build_provider(settings: Settings) -> ScreenerProvider:
     """Load the policy pack and compile the screener (start-up work, never per request)."""
-    return ScreenerProvider(_base_screener(settings.policy_pack), key=settings.secret_key.encode())
+    return ScreenerProvider(
+        _base_screener(settings.policy_pack),
+        key=settings.secret_key.encode(),
+        text_key=derive_key(settings.secret_key, SCREENING_TEXT),
+    )
 
 
 _build_lock = threading.Lock()

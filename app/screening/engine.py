@@ -9,6 +9,7 @@ redacted suggested text.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +22,15 @@ from app.screening.learned.model import ClauseModel, ModelError, load_model
 from app.screening.lexicon import Lexicon
 from app.screening.normalize import normalize, tokens_and_words
 from app.screening.protected import ProtectedTermMatcher
-from app.screening.rules import RuleInput, Signals, apply_rules, redacts_people, spans_to_redact, verdict_of
+from app.screening.rules import (
+    REDACTION_ONLY,
+    RuleInput,
+    Signals,
+    apply_rules,
+    redacts_people,
+    spans_to_redact,
+    verdict_of,
+)
 from app.screening.types import (
     INSIDER_ROLES,
     AuthorRole,
@@ -37,8 +46,9 @@ from app.screening.types import (
 ENGINE_VERSION = "2.0.0"
 
 #: Exact evidence that decides its clause whatever the classifiers say: a registered protected
-#: term (keyed-hash match) or an NHS number that passes its checksum.
-AUTHORITATIVE_VALIDATIONS = frozenset({"hmac_match", "nhs_mod11_ok"})
+#: term (keyed-hash match), an NHS number that passes its checksum, or a National Insurance number
+#: with a prefix HMRC issues.
+AUTHORITATIVE_VALIDATIONS = frozenset({"hmac_match", "nhs_mod11_ok", "ni_prefix_ok"})
 #: Signal kinds that make an exact finding authoritative, by evidence kind (a sign-up on the org's domain).
 AUTHORITATIVE_KINDS = {"org_email": ("orgemail.registration",)}
 #: Sentence boundaries in normalised text, for the span a learned finding points at.
@@ -193,17 +203,14 @@ class Screener:
             for s in indexed.by_kind.get("detector.timeout", ())
         )
         data = RuleInput(indexed, context, self.pack, len(text), text)
-        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, False)]
+        replacements = [_Replacement(sp, ph) for sp, ph in spans_to_redact(indexed, False, text)]
 
         def redact(start: int, end: int) -> str:
-            lo = max(0, start - _EVIDENCE_MARGIN)
-            hi = min(len(text), end + _EVIDENCE_MARGIN)
-            excerpt = _apply(text, replacements, lo, hi)
-            return ("…" if lo > 0 else "") + excerpt.strip() + ("…" if hi < len(text) else "")
+            return _excerpt(text, replacements, start, end)
 
         findings = apply_rules(data, redact)
         meta = context_features(context, self._org_email_domains) + signal_features(
-            indexed.by_kind.keys(), [(f.rule_id, f.action.value) for f in findings]
+            [k for k in indexed.by_kind if k not in REDACTION_ONLY], [(f.rule_id, f.action.value) for f in findings]
         )
         return Analysis(text, context, doc, indexed, tuple(findings), tuple(notes), meta, redact, replacements)
 
@@ -237,9 +244,10 @@ class Screener:
         # Names are redacted only when a finding is about people (a colleague thanked by name is fine).
         people = redacts_people(findings, self._people_clauses)
         replacements = (
-            [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, True)] if people else a.replacements
+            [_Replacement(sp, ph) for sp, ph in spans_to_redact(a.signals, True, text)] if people else a.replacements
         )
         suggested = _apply(text, replacements, 0, len(text))
+        findings = [_redacted(f, text, replacements) for f in findings]
         risk = max((f.confidence for f in findings if f.action is not Verdict.ALLOW), default=0.0)
         return ScreenResult(verdict, risk, tuple(findings), suggested, policy_version,
                             self.engine_version, tuple(notes))  # fmt: skip
@@ -368,6 +376,32 @@ def _cap(signals: list[Signal]) -> list[Signal]:
             counts[s.kind] = n + 1
             kept.append(s)
     return kept
+
+
+def _excerpt(text: str, replacements: list[_Replacement], start: int, end: int) -> str:
+    """Return the redacted excerpt of ``text`` around ``[start, end)``, with ellipses where cut."""
+    lo = max(0, start - _EVIDENCE_MARGIN)
+    hi = min(len(text), end + _EVIDENCE_MARGIN)
+    excerpt = _apply(text, replacements, lo, hi)
+    return ("…" if lo > 0 else "") + excerpt.strip() + ("…" if hi < len(text) else "")
+
+
+def _redacted(finding: Finding, text: str, replacements: list[_Replacement]) -> Finding:
+    """Return ``finding`` with evidence redacted exactly as suggested_text is, and what it redacted.
+
+    Evidence made while the rules ran knew only the always-redacted data; names are redacted once
+    the findings say the post is about people, so every excerpt is rebuilt with the final list.
+    """
+    if not finding.spans:
+        return dataclasses.replace(finding, evidence="", categories=())
+    start, end = finding.spans[0].start, finding.spans[-1].end
+    lo, hi = max(0, start - _EVIDENCE_MARGIN), min(len(text), end + _EVIDENCE_MARGIN)
+    categories = sorted(
+        {r.placeholder.strip("[]").lower() for r in replacements if r.span.start < hi and lo < r.span.end}
+    )
+    return dataclasses.replace(
+        finding, evidence=_excerpt(text, replacements, start, end), categories=tuple(categories)
+    )
 
 
 def _apply(text: str, replacements: list[_Replacement], lo: int, hi: int) -> str:

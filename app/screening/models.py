@@ -1,4 +1,4 @@
-"""Stored screenings: the hash of the text, the redacted text and the findings, never the text."""
+"""Stored screenings: a keyed digest of the text, the redacted text and the findings, never the text."""
 
 from __future__ import annotations
 
@@ -30,7 +30,11 @@ class Screening(SQLModel, table=True):
     platform: str = Field(max_length=50)
     account: str = Field(max_length=20)
     authority_id: uuid.UUID | None = Field(default=None)
-    text_sha256: str = Field(max_length=64, description="SHA-256 (hex) of the UTF-8 text screened.")
+    text_hmac: str = Field(
+        max_length=64,
+        description="HMAC-SHA256 (hex) of the UTF-8 text under a key derived from POLICY_SECRET_KEY; "
+        "empty for screenings stored before revision 0006, whose unkeyed digest was erased.",
+    )
     text_length: int
     suggested_text: str = Field(sa_column=Column(Text, nullable=False))
     verdict: str = Field(max_length=10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from typing import Annotated
@@ -20,6 +19,7 @@ from app.authorities.router import router as authorities_router
 from app.db import SessionDep, utcnow
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import Idempotency, IdempotencyDep
+from app.keys import keyed_digest
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.protected_terms.router import router as protected_terms_router
 from app.screening import service
@@ -69,13 +69,14 @@ def _screen(
     usable = cached_version is not None and not cached_is_stale
     if usable and idem.key is None and not any(p.context.authority_id for p in posts):
         # Nothing to look up: prepare() needs the database only for cited grants.
-        early = service.screen(cached, posts, service.prepare(session=session, posts=posts))
+        early = service.screen(cached, posts, service.prepare(session=session, posts=posts), text_key=provider.text_key)
     elif (replayed := idem.replay(session)) is not None:
         return replayed, []
     version, screener = provider.refresh(session)
     if early is not None and version == cached_version:
         return None, early
-    return None, service.screen(screener, posts, service.prepare(session=session, posts=posts))
+    prepared = service.prepare(session=session, posts=posts)
+    return None, service.screen(screener, posts, prepared, text_key=provider.text_key)
 
 
 def _store_with_cached_screener(
@@ -90,7 +91,8 @@ def _store_with_cached_screener(
     version, screener = provider.snapshot()
     if version is None:
         return None
-    outcome = service.screen(screener, [post], service.prepare(session=session, posts=[post]))[0]
+    prepared = service.prepare(session=session, posts=[post])
+    outcome = service.screen(screener, [post], prepared, text_key=provider.text_key)[0]
     stored = service.store_if_terms_unchanged(session=session, outcome=outcome, actor=actor, terms_version=version)
     return outcome if stored else None
 
@@ -260,7 +262,7 @@ class _BareIn(BaseModel):
 
 
 @bench_router.post("/insert", status_code=201)
-def bench_insert(body: _BareIn, session: SessionDep) -> JSONResponse:
+def bench_insert(body: _BareIn, session: SessionDep, request: Request) -> JSONResponse:
     """Insert one screening-sized row through SQLAlchemy Core: the HTTP+DB floor for bench/http.py."""
     row_id = uuid.uuid4()
     session.execute(
@@ -273,7 +275,7 @@ def bench_insert(body: _BareIn, session: SessionDep) -> JSONResponse:
             platform=body.post.platform,
             account=body.post.context.account,
             authority_id=None,
-            text_sha256=hashlib.sha256(body.post.text.encode()).hexdigest(),
+            text_hmac=keyed_digest(screener_provider(request).text_key, body.post.text.encode()),
             text_length=len(body.post.text),
             suggested_text=body.suggested_text,
             verdict="allow",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from app.policy.pack import PolicyPack
 from app.screening.detectors.base import Signal
+from app.screening.detectors.personal_data import name_extent
 from app.screening.types import (
     INSIDER_ROLES,
     AuthorRole,
@@ -34,17 +35,26 @@ REDACT_ALWAYS = frozenset(
         "pii.email",
         "pii.postcode",
         "pii.nhs",
+        "pii.ni_number",
+        # A name given with an age is a young person's identity whatever the post is about.
+        "pii.name_age",
         "pii.dob",
         "pii.address",
         "secret.credential",
+        "secret.spelled_code",
         "protected.child_name",
         "protected.family_name",
         "protected.code_name",
         "protected.access_code",
     }
 )
+#: Signals that only redact: no exact rule reads them and the clause model does not see them (the
+#: shipped model was trained without them; making one a feature is a change for `make train`).
+REDACTION_ONLY = frozenset({"secret.spelled_code"})
 #: Names are redacted only when a finding is about people (a colleague's name in a thank-you is fine).
-REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_age", "pii.name_family", "pii.school", "protected.staff_name"})
+REDACT_WITH_PEOPLE = frozenset({"pii.name", "pii.name_family", "pii.school", "protected.staff_name"})
+#: Placeholders of names: a redacted name takes its surname and an adjacent age with it.
+_NAME_PLACEHOLDERS = frozenset({"[NAME]"})
 
 
 _NO_SIGNALS: list[Signal] = []  # shared and never mutated
@@ -183,6 +193,8 @@ class _Builder:
 def _describe(signal: Signal | None) -> str | None:
     if signal is None:
         return None
+    if signal.entry and signal.entry.startswith("name:"):
+        return signal.pattern_name or signal.kind  # a name's lookup key is never stored
     return signal.entry or signal.pattern_name or signal.kind
 
 
@@ -300,7 +312,7 @@ def _own_child(d: RuleInput, ident: Signal) -> bool:
 
 #: Kinds every ``confidential`` finding is made from (its primary evidence); see _ACCESS_EVIDENCE.
 _CONFIDENTIAL_EVIDENCE = (
-    "protected.child_name", "protected.family_name", "protected.code_name", "pii.nhs",
+    "protected.child_name", "protected.family_name", "protected.code_name", "pii.nhs", "pii.ni_number",
     "pii.name_age", "pii.name_family", "pii.photo_faces", "pii.name",  # child identifiers
     "pii.dob", "pii.address", "pii.school", "pii.phone", "pii.postcode",  # personal details
     "internal.specific", "internal.hint", "safeguarding.term", "safeguarding.substance",
@@ -320,6 +332,9 @@ def rule_confidential(d: RuleInput, b: _Builder) -> Finding | None:
     if s.has("pii.nhs"):
         return b.make("confidential", Verdict.BLOCK, s.get("pii.nhs")[0],
                       "The post discloses an NHS number.", extra=s.get("pii.dob", "pii.name"))  # fmt: skip
+    if s.has("pii.ni_number"):
+        return b.make("confidential", Verdict.BLOCK, s.get("pii.ni_number")[0],
+                      "The post discloses a National Insurance number.")  # fmt: skip
     link = s.get(*ORG_ANY, "pii.su_ref", "pii.service_place") or (
         s.get("org.workplace", "affil.claim") if d.insider else []
     )
@@ -470,12 +485,13 @@ def redacts_people(findings: Iterable[Finding], people_clauses: frozenset[str]) 
     return any(f.rule_id in people_clauses for f in findings)
 
 
-def spans_to_redact(signals: Signals, people: bool) -> list[tuple[Span, str]]:
+def spans_to_redact(signals: Signals, people: bool, text: str = "") -> list[tuple[Span, str]]:
     """Return ``(span, placeholder)`` pairs to replace in suggested text, non-overlapping, sorted.
 
     Args:
         signals: All signals of the post.
         people: A finding concerns people, so names are redacted as well.
+        text: The original post; a name's replacement then also covers its surname and age.
 
     Returns:
         Replacement list.
@@ -485,6 +501,11 @@ def spans_to_redact(signals: Signals, people: bool) -> list[tuple[Span, str]]:
     candidates = [
         (s.span, s.placeholder or "[REDACTED]") for s in signals.all if s.kind in kinds and s.span.end > s.span.start
     ]
+    if text:
+        candidates = [
+            (Span(*name_extent(text, sp.start, sp.end)), ph) if ph in _NAME_PLACEHOLDERS else (sp, ph)
+            for sp, ph in candidates
+        ]
     candidates.sort(key=lambda c: (c[0].start, -(c[0].end - c[0].start), c[1]))
     out: list[tuple[Span, str]] = []
     last_end = -1

@@ -132,7 +132,15 @@ class FindingOut(BaseModel):
     severity: Severity
     confidence: float = Field(ge=0, le=1)
     spans: list[SpanOut]
-    evidence: str = Field(description="A redacted excerpt around the first span.")
+    evidence: str = Field(
+        description="An excerpt around the spans, redacted exactly as `suggested_text` is: it never holds "
+        "what was redacted."
+    )
+    categories: list[str] = Field(
+        default_factory=list,
+        description="Kinds of data redacted from the evidence (`name`, `phone`, `code`, `ni_number`, …).",
+        examples=[["name", "phone"]],
+    )
     reason: str
     remediation: str
     explanation: ExplanationOut | None = Field(
@@ -158,6 +166,7 @@ class ScreeningRead(BaseModel):
                             "confidence": 0.9,
                             "spans": [{"start": 25, "end": 35}],
                             "evidence": "…volunteering at the centre! Call me on [PHONE]…",
+                            "categories": ["phone"],
                             "reason": "The post says the author is connected with the organisation.",
                             "remediation": "Make sure nothing else in the post breaches the policy.",
                         }
@@ -171,7 +180,7 @@ class ScreeningRead(BaseModel):
                     "platform": "facebook",
                     "account": "personal",
                     "authority_id": None,
-                    "text_sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+                    "text_hmac": "5c0e6f2b9d0a4f3e8c1b7a6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f",
                 }
             ]
         }
@@ -193,7 +202,11 @@ class ScreeningRead(BaseModel):
     platform: str
     account: Literal["personal", "corporate"]
     authority_id: uuid.UUID | None = None
-    text_sha256: str = Field(description="SHA-256 (hex) of the UTF-8 text; the text itself is never kept.")
+    text_hmac: str = Field(
+        description="HMAC-SHA256 (hex) of the UTF-8 text under a key derived from the service secret: the "
+        "service can tell whether two screenings were of the same text, but nobody can confirm a guessed "
+        "post from it. The text itself is never kept. Empty for screenings stored before keyed digests."
+    )
 
 
 class ScreeningBatchRead(BaseModel):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import re
 import uuid
 from collections.abc import Sequence
@@ -17,6 +16,7 @@ from sqlmodel import Session, col, select
 from app.authorities import service as authorities
 from app.db import utcnow
 from app.errors import NotFound, Unprocessable
+from app.keys import keyed_digest
 from app.pagination import keyset_page, split_page
 from app.protected_terms import service as terms_service
 from app.screening.models import CONTENT_COLUMNS, Screening
@@ -118,6 +118,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
         "reason": finding.reason,
         "remediation": finding.remediation,
         "action": str(finding.action),
+        "categories": list(finding.categories),
         "explanation": {
             "detector": e.detector,
             "base_score": e.base_score,
@@ -137,6 +138,7 @@ _PUBLIC_FINDING_KEYS = (
 def public_finding(stored: dict[str, Any], *, explain: bool) -> dict[str, Any]:
     """Shape a stored finding for the API; the explanation only on request."""
     out = {k: stored[k] for k in _PUBLIC_FINDING_KEYS}
+    out["categories"] = stored.get("categories", [])
     if explain:
         out["explanation"] = stored.get("explanation")
     return out
@@ -150,13 +152,16 @@ class Outcome:
     result: ScreenResult
     notes: list[str]
     findings: list[dict[str, Any]]
-    text_sha256: str
+    text_hmac: str
     screened_at: dt.datetime
     id: uuid.UUID | None = None
 
 
-def screen(screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared]) -> list[Outcome]:
-    """Run the engine on each post (CPU only: call it outside any database transaction)."""
+def screen(screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared], *, text_key: bytes) -> list[Outcome]:
+    """Run the engine on each post (CPU only: call it outside any database transaction).
+
+    `text_key` keys the text's HMAC (`text_hmac`): without it nobody can confirm a guessed post.
+    """
     outcomes = []
     for post, prep in zip(posts, prepared, strict=True):
         result = screener.screen(post.text, prep.context)
@@ -166,7 +171,7 @@ def screen(screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared])
                 result=result,
                 notes=[*result.notes, *prep.notes],
                 findings=[finding_json(f) for f in result.findings],
-                text_sha256=hashlib.sha256(post.text.encode("utf-8")).hexdigest(),
+                text_hmac=keyed_digest(text_key, post.text.encode("utf-8")),
                 screened_at=utcnow(),
             )
         )
@@ -185,7 +190,7 @@ def _row(outcome: Outcome, actor: str) -> dict[str, Any]:
         "platform": post.platform,
         "account": post.context.account,
         "authority_id": post.context.authority_id,
-        "text_sha256": outcome.text_sha256,
+        "text_hmac": outcome.text_hmac,
         "text_length": len(post.text),
         "suggested_text": result.suggested_text,
         "verdict": str(result.verdict),
@@ -252,7 +257,7 @@ def outcome_json(outcome: Outcome, *, explain: bool) -> dict[str, Any]:
         "platform": post.platform,
         "account": post.context.account,
         "authority_id": str(post.context.authority_id) if post.context.authority_id else None,
-        "text_sha256": outcome.text_sha256,
+        "text_hmac": outcome.text_hmac,
     }
 
 
@@ -272,7 +277,7 @@ def row_json(row: Screening, *, explain: bool) -> dict[str, Any]:
         "platform": row.platform,
         "account": row.account,
         "authority_id": str(row.authority_id) if row.authority_id else None,
-        "text_sha256": row.text_sha256,
+        "text_hmac": row.text_hmac,
     }
 
 

@@ -106,6 +106,8 @@ class Finding:
         remediation: What the author should do instead.
         explanation: Internal audit detail of the score.
         action: What this finding alone asks for (block, review or allow).
+        categories: Kinds of data redacted from the evidence (``"name"``, ``"phone"``, ``"code"``...),
+            so a reader knows what was found without seeing it.
 
     """
 
@@ -119,6 +121,7 @@ class Finding:
     remediation: str
     explanation: Explanation
     action: Verdict = Verdict.REVIEW
+    categories: tuple[str, ...] = ()
 
     def sort_key(self) -> tuple[Any, ...]:
         """Return the deterministic ordering key (strongest first, then rule id, then position)."""

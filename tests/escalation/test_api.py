@@ -59,12 +59,13 @@ def test_get_case_with_etag_history_and_next_actions(client, hr, mgr):
     assert advance_action["path"] == f"/v1/escalations/{subject}/advance"
 
 
-def test_unknown_subject_is_404(client, mgr):
+def test_unknown_subject_is_404(client, mgr, auth):
     response = client.get(f"/v1/escalations/{_subject()}", headers=mgr)
     assert response.status_code == 404
     assert response.headers["content-type"].startswith("application/problem+json")
     assert advance(client, mgr, _subject(), 1).status_code == 404
-    assert client.get(f"/v1/escalations/{_subject()}/letter", headers=mgr).status_code == 404
+    letter_reader = auth(f"{MANAGER} incidents:read")
+    assert client.get(f"/v1/escalations/{_subject()}/letter", headers=letter_reader).status_code == 404
 
 
 def test_climb_the_ladder(client, hr, mgr, session):
@@ -176,6 +177,10 @@ def test_auth_on_every_escalation_route(client, auth, hr):
         client.get(f"/v1/escalations/{subject}/letter", headers=auth("incidents:read")).status_code
         == 403
     )
+    # The letter quotes incident summaries: reading cases alone does not reach it.
+    letter_without_incidents = client.get(f"/v1/escalations/{subject}/letter", headers=reader)
+    assert letter_without_incidents.status_code == 403
+    assert "escalations:read and incidents:read" in letter_without_incidents.json()["detail"]
     for path, body in [
         ("advance", {"reason": "x"}),
         ("resolve", {"reason": "x"}),
@@ -330,25 +335,25 @@ def test_idempotent_advance_replays_after_version_moved(client, hr, mgr):
 def test_letter_409_before_legal_letter_then_markdown_and_text(client, hr, mgr, auth):
     subject = _subject()
     record(client, hr, subject, role="volunteer", summary="Called the managers liars on Facebook.")
-    early = client.get(f"/v1/escalations/{subject}/letter", headers=mgr)
+    both = auth(f"{MANAGER} incidents:read")
+    early = client.get(f"/v1/escalations/{subject}/letter", headers=both)
     assert early.status_code == 409 and early.json()["code"] == "letter_not_available"
     advance(client, mgr, subject, 1)
     record(client, hr, subject, platform="twitter", summary="Repeated the claim on Twitter.")
     advance(client, mgr, subject, 2)
-    markdown = client.get(f"/v1/escalations/{subject}/letter", headers=mgr)
+    # Summaries are incident data: a manager without incidents:read gets no letter at all.
+    assert client.get(f"/v1/escalations/{subject}/letter", headers=mgr).status_code == 403
+    markdown = client.get(f"/v1/escalations/{subject}/letter", headers=both)
     assert markdown.status_code == 200
     assert markdown.headers["content-type"].startswith("text/markdown")
     text = markdown.text
     assert text.startswith("# DRAFT") and "detailing Independence Project concerns" in text
     assert "Called the managers liars on Facebook." in text and "twitter" in text
     assert "SM-COMPLAINT" in text and "not used as the platform to raise complaints" in text
-    assert "Screenshot HR-117" not in text  # evidence needs incidents:read
-    plain = client.get(f"/v1/escalations/{subject}/letter", headers={**mgr, "Accept": "text/plain"})
+    assert "Screenshot HR-117" in text
+    plain = client.get(f"/v1/escalations/{subject}/letter", headers={**both, "Accept": "text/plain"})
     assert plain.headers["content-type"].startswith("text/plain")
     assert not plain.text.startswith("#") and "Repeated the claim on Twitter." in plain.text
-    both = auth(f"{MANAGER} incidents:read")
-    with_evidence = client.get(f"/v1/escalations/{subject}/letter", headers=both)
-    assert "Screenshot HR-117" in with_evidence.text
 
 
 def test_openapi_documents_operations_and_letter_media_types(client):

@@ -105,7 +105,7 @@ def test_existing_screening_is_accepted(client, hr, session):
         author_role="volunteer",
         platform="facebook",
         account="personal",
-        text_sha256="0" * 64,
+        text_hmac="0" * 64,
         text_length=1,
         suggested_text="[redacted]",
         verdict="block",

@@ -33,7 +33,7 @@ def test_no_raw_text_at_rest(fresh_database):
         assert r.json()["verdict"] == "block"
         r = client.post("/v1/screenings/batch", json={"items": [post(text_in)]}, headers=auth(W))
         assert r.status_code == 201
-        digest = r.json()["items"][0]["text_sha256"]
+        digest = r.json()["items"][0]["text_hmac"]
         assert all(n not in r.text for n in NEEDLES)
     app.state.engine.dispose()
 

@@ -33,10 +33,11 @@ def test_create_stores_and_answers_201(client, auth, session):
         assert key in data
     assert data["verdict"] in {"allow", "review", "block"}
     assert PHONE not in data["suggested_text"]
-    assert data["text_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    # A keyed digest: not the SHA-256 anyone could recompute from a guess.
+    assert len(data["text_hmac"]) == 64 and data["text_hmac"] != hashlib.sha256(text.encode()).hexdigest()
     assert all("explanation" not in f for f in data["findings"])
     row = session.get(Screening, uuid.UUID(data["id"]))
-    assert row is not None and row.text_sha256 == data["text_sha256"] and row.author_id == "vol-1"
+    assert row is not None and row.text_hmac == data["text_hmac"] and row.author_id == "vol-1"
     # Stored unsealed: the request itself never touches the audit chain.
     assert row.audit_seq is None and row.id in sealing.pending_ids(session)
     assert sealing.seal_pending(session) >= 1
@@ -55,7 +56,8 @@ def test_findings_have_the_documented_shape_and_explain(client, auth):
     assert findings, "a door code at the centre must produce findings"
     for f in findings:
         assert set(f) == {"rule_id", "clause", "severity", "confidence", "spans", "evidence",
-                          "reason", "remediation", "explanation"}
+                          "categories", "reason", "remediation", "explanation"}
+        assert "4821" not in f["evidence"] and PHONE not in f["evidence"]
         assert f["explanation"]["detector"]
         for span in f["spans"]:
             assert 0 <= span["start"] <= span["end"] <= len(text)

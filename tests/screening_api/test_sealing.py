@@ -202,7 +202,7 @@ def _fake_row(author: str) -> dict[str, object]:
     return {
         "id": uuid.uuid4(), "created_at": utcnow(), "created_by": "test", "author_id": author,
         "author_role": "staff", "platform": "x", "account": "personal", "authority_id": None,
-        "text_sha256": "0" * 64, "text_length": 5, "suggested_text": "hello", "verdict": "block",
+        "text_hmac": "0" * 64, "text_length": 5, "suggested_text": "hello", "verdict": "block",
         "risk_score": 0.9, "rule_ids": " SM-CONFIDENTIAL ", "notes": [],
         "findings": [{"rule_id": "SM-CONFIDENTIAL", "confidence": 0.9, "spans": [{"start": 0, "end": 5}]}],
         "policy_version": "p", "engine_version": "e",

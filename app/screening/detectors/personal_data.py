@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from typing import ClassVar
 
 import phonenumbers
@@ -26,6 +27,19 @@ from app.screening.types import ScreenContext, Span
 _PHONE = re.compile(
     r"(?:\+(?<![\d+]\+)44[\s\-]?(?:\(0\)[\s\-]?)?|\((?<![\d+]\()0|0(?<![\d+]0))(?:[\s\-)]{0,2}\d){9,10}(?!\d)"
 )
+# A phone number written with the letter O for zero ("O77OO 9OO123"), read from the casefolded
+# view: the digit positions of _PHONE also take "o"; a candidate counts only with a letter O in it
+# (plain digits are _PHONE's) and when it is a UK number once the Os are read as zeros.
+_PHONE_LETTER_O = re.compile(
+    r"(?:\+(?<![\w+]\+)44[\s\-]?(?:\([0o]\)[\s\-]?)?|\((?<![\w+]\()[0o]|[0o](?<![\w+][0o]))"
+    r"(?:[\s\-)]{0,2}[\do]){9,10}(?![\w])"
+)
+# A UK National Insurance number: two prefix letters, six digits (often in pairs), a suffix A-D.
+# The prefix rules are HMRC's: neither letter D, F, I, Q, U or V, the second not O, and never
+# BG, GB, NK, KN, TN, NT or ZZ. Without the suffix only the printed pairs ("AB 12 34 56") count.
+_NI = re.compile(r"[a-z](?<![\w][a-z])[a-z] ?(\d\d)( ?)\d\d\2\d\d(?: ?([a-d]))?(?![\w])")
+_NI_BAD_LETTERS = frozenset("dfiquv")
+_NI_BAD_PREFIXES = frozenset({"bg", "gb", "nk", "kn", "tn", "nt", "zz"})
 _EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,6}")
 _POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]? ?\d[abd-hjlnp-uw-z]{2}\b")
 # A postcode has a letter right before a digit; the match starts at most two characters earlier.
@@ -75,6 +89,28 @@ _NO_FACES = re.compile(
     r"silhouette|hands only|only (?:their )?hands|feet only"
 )
 _PEOPLE = re.compile(r"child|kid|girl|boy|people|young|famil|pupil|teen|lad|baby|group|toddler")
+
+
+def ni_number_ok(prefix: str) -> bool:
+    """Return True if two letters may start a National Insurance number (HMRC's prefix rules)."""
+    prefix = prefix.lower()
+    return (
+        len(prefix) == 2
+        and prefix.isalpha()
+        and not (_NI_BAD_LETTERS & set(prefix))
+        and prefix[1] != "o"
+        and prefix not in _NI_BAD_PREFIXES
+    )
+
+
+def ascii_digits(text: str) -> str:
+    """Return ``text`` with every decimal digit of any script (Arabic-Indic, full-width...) as ASCII.
+
+    One character for one, so offsets into the result are offsets into ``text``.
+    """
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)
 
 
 def nhs_checksum_ok(digits: str) -> bool:
@@ -170,19 +206,30 @@ class PersonalDataDetector(LexiconDetector):
 
     def _numbers(self, doc: Doc) -> list[Signal]:
         out: list[Signal] = []
-        base = doc.base
+        # Numbers are read with every script's digits as ASCII ("٠٧٧٠٠..." is a phone number too).
+        base = ascii_digits(doc.base)
         phone_spans: list[tuple[int, int]] = []
         for m in _PHONE.finditer(base):
-            digits = re.sub(r"\D", "", m.group(0))
-            if digits.startswith("44"):
-                digits = "0" + digits[2:].lstrip("0")
-            if digits in self._public_digits:
-                continue
-            validation = _phone_validation(digits)
+            validation = self._phone(m.group(0))
             if validation:
+                if base is not doc.base and not doc.base[m.start() : m.end()].isascii():
+                    validation = "other_script_digits"
                 phone_spans.append((m.start(), m.end()))
                 out.append(Signal("pii.phone", doc.base_span(m.start(), m.end()), 0.7, self.name,
                                   "uk_phone", placeholder="[PHONE]", validation=validation))  # fmt: skip
+        if "o" in base:
+            for m in _PHONE_LETTER_O.finditer(base):
+                if "o" not in m.group(0) or any(s < m.end() and m.start() < e for s, e in phone_spans):
+                    continue
+                if self._phone(m.group(0).replace("o", "0")):
+                    phone_spans.append((m.start(), m.end()))
+                    out.append(Signal("pii.phone", doc.base_span(m.start(), m.end()), 0.7, self.name,
+                                      "uk_phone", placeholder="[PHONE]", validation="letter_o_for_zero"))  # fmt: skip
+        for m in _NI.finditer(base):
+            prefix = m.group(0)[:2]
+            if ni_number_ok(prefix) and (m.group(3) or m.group(2)):
+                out.append(Signal("pii.ni_number", doc.base_span(m.start(), m.end()), 0.9, self.name,
+                                  "uk_ni_number", placeholder="[NI_NUMBER]", validation="ni_prefix_ok"))  # fmt: skip
         nhs_context = "nhs" in doc.text
         for m in _NHS.finditer(base):
             if any(s <= m.start() < e for s, e in phone_spans):
@@ -208,6 +255,15 @@ class PersonalDataDetector(LexiconDetector):
             else:
                 out.append(Signal("pii.date", span, 0.2, self.name, "date"))
         return out
+
+    def _phone(self, written: str) -> str | None:
+        """Return why ``written`` (ASCII digits) is a UK phone number to hide, or None."""
+        digits = re.sub(r"\D", "", written)
+        if digits.startswith("44"):
+            digits = "0" + digits[2:].lstrip("0")
+        if digits in self._public_digits:
+            return None
+        return _phone_validation(digits)
 
     def _names_in(self, doc: Doc) -> list[Signal]:
         out: list[Signal] = []
@@ -281,6 +337,51 @@ _NOT_NAMES = frozenset(
     "chapter number no season series size grade key top under over the and jan feb mar apr may "
     "jun jul aug sep sept oct nov dec".split()
 )
+
+
+# What goes with a redacted name: the surname(s) after it and an age written next to it
+# ("Oliver Twistleton (age 7)", "Maisie Quenby, 6", "Sam aged 9"), or an age before it ("7-year-old Sam").
+_SURNAME = re.compile(r"[ \t]+((?:Mc|Mac|O'|O’)?[A-Z][a-z'’\-]{1,25})")
+_AGE_AFTER = re.compile(
+    r"\s?\(\s?(?:aged? )?\d{1,2}\s?(?:yrs?|years?(?: old)?|y/?o)?\s?\)"
+    r"|,? aged? \d{1,2}\b(?: ?(?:yrs?|years? old|y/?o))?"
+    r"|, ?\d{1,2}(?: ?(?:yrs?|years? old|y/?o))?(?![\d:.,]?\d)"
+    r"(?! ?(?:years?|yrs?|months?|weeks?|days?|hours?|hrs?|mins?|minutes?|am|pm)\b)"
+)
+_AGE_BEFORE = re.compile(r"\b\d{1,2}[- ](?:year|yr)s?[- ]old[ \t]+$")
+_FORENAME = re.compile(r"(?<![\w'’])((?:Mc|Mac|O'|O’)?[A-Z][a-z'’\-]{1,25})[ \t]+$")
+
+
+def name_extent(text: str, start: int, end: int) -> tuple[int, int]:
+    """Return the span to redact for a name at ``[start, end)``: with its surnames and an adjacent age.
+
+    A redacted first name must not leave "Little [NAME] Quenby" or "[NAME] (age 7)" behind, nor a
+    surname the name-with-age pattern found leave its first name ("Oliver [NAME]").
+
+    Args:
+        text: The original post.
+        start: Start of the detected name.
+        end: End of the detected name.
+
+    Returns:
+        The widened ``(start, end)``.
+
+    """
+    for _ in range(2):  # a first name and up to two more names ("Anna Maria Quenby")
+        m = _SURNAME.match(text, end)
+        if m is None or normalize_text(m.group(1)) in _NOT_NAMES:
+            break
+        end = m.end()
+    age = _AGE_AFTER.match(text, end)
+    if age is not None:
+        end = age.end()
+    forename = _FORENAME.search(text, max(0, start - 30), start)
+    if forename is not None and normalize_text(forename.group(1)) not in _NOT_NAMES:
+        start = forename.start()  # "Oliver Twistleton (7)": the age pattern found the surname
+    before = _AGE_BEFORE.search(text, max(0, start - 16), start)
+    if before is not None:
+        start = before.start()
+    return start, end
 
 
 def _name_key(name: str) -> str:

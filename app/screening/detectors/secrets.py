@@ -27,6 +27,10 @@ _STOP = frozenset(
 )
 _LINKS = frozenset("is are was = : - / now to as be with its it's here's new still".split())
 _CHUNK = re.compile(r"\S+")
+# Digits spelled out ("four seven one two", "oh double seven"): a code read aloud is still a code.
+# A closed class of English words, like _STOP and _LINKS; the value of each never matters.
+_DIGIT_WORDS = frozenset("zero oh o nought nil one two three four five six seven eight nine".split())
+_REPEAT_WORDS = frozenset({"double", "triple"})
 _LEET_WORD = re.compile(r"[a-z]+(?:[013457]+[a-z]+)+")
 _SENTENCE_END = re.compile(r"[.!?](?:\s|$)")
 
@@ -43,14 +47,49 @@ def _looks_secret(chunk: str) -> bool:
     return not re.fullmatch(r"\d{1,2}[:.]\d{2}", core)
 
 
+def _spelled_digits(chunks: list[re.Match[str]]) -> int | None:
+    """Return where a run of 3+ digits with at least one spelled out ends ("four 7 one two"), or None."""
+    digits = 0
+    spelled = False
+    end = None
+    for m in chunks:
+        parts = m.group(0).rstrip(",;.!?").split("-")
+        if not all(p in _DIGIT_WORDS or p in _REPEAT_WORDS or (p.isdigit() and len(p) <= 4) for p in parts):
+            break
+        for p in parts:
+            spelled = spelled or not p.isdigit()
+            digits += len(p) if p.isdigit() else p in _DIGIT_WORDS
+        end = m.start() + len(m.group(0).rstrip(",;.!?"))
+    return end if spelled and digits >= 3 else None
+
+
+def _spelled_after(text: str, pos: int) -> tuple[int, int] | None:
+    """Find a code spelled out in words right after a keyword, or after a linking word (same sentence)."""
+    window = text[pos : pos + 90]
+    stop = _SENTENCE_END.search(window)
+    if stop:
+        window = window[: stop.start() + 1]
+    chunks = list(_CHUNK.finditer(window))[:8]
+    for k, m in enumerate(chunks):
+        chunk = m.group(0)
+        if k <= 1 or chunks[k - 1].group(0) in _LINKS or chunks[k - 1].group(0).endswith((":", "=")):
+            end = _spelled_digits(chunks[k:])
+            if end is not None:
+                return pos + m.start(), pos + end
+        if chunk.strip(",;:") in _STOP:
+            return None
+    return None
+
+
 class SecretsDetector(LexiconDetector):
     """Find credentials, where keys are kept, and hints that make a credential guessable.
 
     Signals: ``secret.credential`` [CODE]/[SECRET] (a value after a credential keyword, a
-    ``KEY=value`` assignment, a known token shape), ``secret.location`` (where keys, codes or
-    passwords are kept), ``secret.hint`` (guessable schemes, guest Wi-Fi, a door that does not
-    latch), ``secret.keyword`` (a credential is being discussed), ``secret.premises`` (door, keypad,
-    alarm: codes that are about premises by nature), ``secret.personal`` and ``secret.work``
+    ``KEY=value`` assignment, a known token shape), ``secret.spelled_code`` [CODE] (a code spelled
+    out in words after a keyword: redacted, but not a feature of the shipped clause model),
+    ``secret.location`` (where keys, codes or passwords are kept), ``secret.hint`` (guessable
+    schemes, guest Wi-Fi, a door that does not latch), ``secret.keyword`` (a credential is being
+    discussed), ``secret.premises`` (door, keypad, alarm: codes that are about premises by nature), ``secret.personal`` and ``secret.work``
     (context deciding whose credential it is).
 
     Args:
@@ -102,6 +141,10 @@ class SecretsDetector(LexiconDetector):
                 placeholder = "[CODE]" if numeric else "[SECRET]"
                 out.append(Signal("secret.credential", doc.base_span(start, end), 0.9, self.name,
                                   hit.category, hit.entry, placeholder=placeholder))  # fmt: skip
+            spelled = _spelled_after(doc.base, base_pos)
+            if spelled:
+                out.append(Signal("secret.spelled_code", doc.base_span(*spelled), 0.9, self.name,
+                                  hit.category, hit.entry, placeholder="[CODE]"))  # fmt: skip
         locations = doc.get("key_locations")
         if locations:
             for obj in doc.get("key_objects"):
