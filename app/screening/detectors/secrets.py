@@ -89,8 +89,8 @@ class SecretsDetector(LexiconDetector):
     out in words after a keyword: redacted, but not a feature of the shipped clause model),
     ``secret.location`` (where keys, codes or passwords are kept), ``secret.hint`` (guessable
     schemes, guest Wi-Fi, a door that does not latch), ``secret.keyword`` (a credential is being
-    discussed), ``secret.premises`` (door, keypad, alarm: codes that are about premises by nature), ``secret.personal`` and ``secret.work``
-    (context deciding whose credential it is).
+    discussed), ``secret.premises`` (door, keypad, alarm: codes that are about premises by
+    nature), ``secret.personal`` and ``secret.work`` (context deciding whose credential it is).
 
     Args:
         pack: The policy pack (token shapes in ``patterns.secret_tokens``, regex timeout).
