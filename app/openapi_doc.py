@@ -81,7 +81,8 @@ concurrent inserts; a tampered cursor is a `400`.
 Every `POST` accepts an `Idempotency-Key` header (1–255 visible ASCII characters, e.g. a UUID).
 Retrying with the same key and the same body returns the first response (same status, body and
 `Location`) with `Idempotent-Replayed: true`, without doing the work again; the same key with a
-different body is a `422`. Keys are scoped to the token subject and expire after 24 hours.
+different body is a `422`. Keys are scoped to the token subject and expire after 24 hours. The
+record keeps the response to replay and a keyed fingerprint of the request, never the request body.
 
 ## Concurrency
 

@@ -118,7 +118,8 @@ def create_screening(
 ) -> Response:
     """Screen a post: verdict, findings with spans, a redacted suggestion; stored unless `store: false`.
 
-    Only the SHA-256 of the text, the redacted text and the findings are kept, never the text.
+    Only a keyed HMAC of the text (`text_hmac`), the redacted text and the findings are kept, never
+    the text; findings' evidence is redacted as `suggested_text` is.
     Text over the limit (default 10,000 characters) or containing control characters other than
     tab, LF and CR is a 422 naming `body.text`. A cited `authority_id` that is not live for this
     author is ignored, and `notes` says why.
