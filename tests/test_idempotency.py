@@ -108,3 +108,39 @@ def test_invalid_keys_are_422(notes_client, auth, key):
 def test_no_key_means_no_record(notes_client, auth, session):
     notes_client.post("/v1/_notes", json={"text": "a"}, headers=auth("policy:write"))
     assert session.exec(select(func.count()).select_from(IdempotencyRecord)).one() == 0
+
+
+def test_the_record_keeps_a_keyed_fingerprint_and_nothing_of_the_request(notes_client, auth, session, settings):
+    import hashlib
+    import hmac
+    import json
+
+    from app.keys import IDEMPOTENCY_REQUEST, derive_key
+
+    secret_note = "door code is 4712"
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-fp"}
+    assert notes_client.post("/v1/_notes", json={"text": secret_note}, headers=headers).status_code == 201
+    record = session.exec(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-fp")).one()
+    stored = json.dumps(record.model_dump(mode="json"))
+    assert "4712" not in stored and "door code" not in stored
+    assert not hasattr(record, "method") and not hasattr(record, "path")
+    # Not an unkeyed digest anyone could recompute from a guessed body ...
+    canonical = json.dumps({"text": secret_note}, sort_keys=True, separators=(",", ":")).encode()
+    unkeyed = hashlib.sha256(b"POST\0/v1/_notes\0\0" + canonical).hexdigest()
+    assert record.request_fingerprint != unkeyed
+    # ... but the HMAC under the derived key, which only the service can make.
+    mac = hmac.new(derive_key(settings.secret_key, IDEMPOTENCY_REQUEST), digestmod="sha256")
+    mac.update(b"POST\0/v1/_notes\0\0" + canonical)
+    assert record.request_fingerprint == mac.hexdigest()
+
+
+def test_a_record_without_fingerprint_still_replays(notes_client, auth, session):
+    # Records made before keyed fingerprints (migration 0006 erased the unkeyed ones) replay as before.
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-old"}
+    first = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    record = session.exec(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-old")).one()
+    record.request_fingerprint = ""
+    session.add(record)
+    session.commit()
+    again = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"

@@ -45,3 +45,43 @@ def test_models_and_migrations_agree(empty_database):
     finally:
         engine.dispose()
     assert diff == [], f"autogenerate would change the schema: {diff}"
+
+
+def test_0006_erases_unkeyed_digests(empty_database):
+    """Rows stored before 0006 lose their unkeyed SHA-256 (text and request); records still replay."""
+    import datetime as dt
+    import uuid
+
+    from sqlalchemy import text
+
+    settings = make_settings(empty_database.url)
+    migrate(settings, "upgrade", "0005")
+    engine = create_engine(empty_database.url)
+    now = dt.datetime(2026, 1, 5, 10, 0)
+    unkeyed = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO screening (id, created_at, created_by, author_id, author_role, platform, account, "
+                "text_sha256, text_length, suggested_text, verdict, risk_score, rule_ids, findings, notes, "
+                "policy_version, engine_version) VALUES (:id, :at, 'hr', 'vol-1', 'volunteer', 'x', 'personal', "
+                ":sha, 4, 'test', 'allow', 0, ' ', '[]', '[]', 'p', 'e')"
+            ), {"id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else str(uuid.uuid4()), "at": now,
+                "sha": unkeyed})  # fmt: skip
+            connection.execute(text(
+                "INSERT INTO idempotency_record (id, principal, key, method, path, request_hash, status_code, "
+                "response_body, response_headers, created_at, expires_at) VALUES (:id, 'hr', 'k', 'POST', "
+                "'/v1/incidents', :sha, 201, '{}', '{}', :at, :at)"
+            ), {"id": uuid.uuid4().hex if engine.dialect.name == "sqlite" else str(uuid.uuid4()), "at": now,
+                "sha": unkeyed})  # fmt: skip
+        migrate(settings, "upgrade", "head")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT text_hmac FROM screening")).scalar_one() == ""
+            assert connection.execute(text("SELECT request_fingerprint FROM idempotency_record")).scalar_one() == ""
+        columns = {c["name"] for c in inspect(engine).get_columns("idempotency_record")}
+        assert not {"method", "path", "request_hash"} & columns
+        migrate(settings, "downgrade", "0005")
+        with engine.connect() as connection:
+            assert connection.execute(text("SELECT text_sha256 FROM screening")).scalar_one() == ""
+    finally:
+        engine.dispose()
