@@ -85,3 +85,61 @@ def test_0006_erases_unkeyed_digests(empty_database):
             assert connection.execute(text("SELECT text_sha256 FROM screening")).scalar_one() == ""
     finally:
         engine.dispose()
+
+
+def test_0006_voids_the_seals_it_invalidates_in_the_chain_and_verify_still_passes(empty_database):
+    """Erasing a sealed column is recorded in the audit chain; the rows are sealed again and verify."""
+    import datetime as dt
+    import uuid
+
+    from sqlalchemy import text
+    from sqlmodel import Session
+
+    from app.audit import service as audit
+    from app.screening import sealing
+
+    settings = make_settings(empty_database.url)
+    migrate(settings, "upgrade", "0005")
+    engine = create_engine(empty_database.url)
+    at = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
+    seal = {"seq": 1, "occurred_at": at, "actor": "system:sealer", "action": "screenings.sealed",
+            "target_type": "screening", "target_id": "x", "details": {"count": 1, "digest": "d"}}  # fmt: skip
+    seal_hash = audit.event_hash(prev_hash="0" * 64, **seal)
+    row_id = uuid.uuid4()
+    try:
+        with Session(engine) as session:
+            session.execute(
+                sa_insert_event(), {**seal, "details": seal["details"], "prev_hash": "0" * 64, "hash": seal_hash}
+            )
+            session.execute(text("UPDATE audit_head SET seq = 1, hash = :h WHERE id = 1"), {"h": seal_hash})
+            session.execute(text(
+                "INSERT INTO screening (id, created_at, created_by, author_id, author_role, platform, account, "
+                "text_sha256, text_length, suggested_text, verdict, risk_score, rule_ids, findings, notes, "
+                "policy_version, engine_version, audit_seq) VALUES (:id, :at, 'hr', 'vol-1', 'volunteer', 'x', "
+                "'personal', :sha, 4, 'test', 'allow', 0, ' ', '[]', '[]', 'p', 'e', 1)"
+            ), {"id": row_id.hex if engine.dialect.name == "sqlite" else str(row_id),
+                "at": at.replace(tzinfo=None), "sha": "ab" * 32})  # fmt: skip
+            session.commit()
+        migrate(settings, "upgrade", "head")
+        with Session(engine) as session:
+            assert audit.verify(session).ok
+            events = session.execute(text("SELECT action FROM audit_event ORDER BY seq")).scalars().all()
+            assert events == ["screenings.sealed", "screenings.seals_voided"]
+            assert sealing.pending_ids(session) == [row_id]
+            assert sealing.verify_seals(session).ok
+            assert sealing.seal_pending(session) == 1
+            session.commit()
+            assert audit.verify(session).ok and sealing.verify_seals(session).ok
+            # The fresh seal guards the row again: an edit breaks it.
+            session.execute(text("UPDATE screening SET verdict = 'block'"))
+            assert not sealing.verify_seals(session).ok
+            session.rollback()
+    finally:
+        engine.dispose()
+
+
+def sa_insert_event():
+    """Return an INSERT into audit_event through the model's table (JSON and time types applied)."""
+    from app.audit.models import AuditEvent
+
+    return AuditEvent.__table__.insert()  # type: ignore[attr-defined]

@@ -33,6 +33,10 @@ from app.screening.models import CONTENT_COLUMNS, Screening
 log = logging.getLogger(__name__)
 
 SEAL_ACTION = "screenings.sealed"
+#: A chain event saying the seals up to `through_seq` no longer match their rows because a
+#: migration changed the sealed columns (0006 erased unkeyed text digests); the rows were
+#: unsealed and sealed again as they now are.
+VOID_ACTION = "screenings.seals_voided"
 #: Rows per seal transaction: short enough that SQLite's write lock is held for milliseconds.
 SEAL_BATCH_SIZE = 250
 
@@ -132,6 +136,12 @@ def verify_seals(session: Session) -> SealReport:
         .execution_options(yield_per=1000)
     ).mappings()
     found = {seq: row_digest(group) for seq, group in groupby(sealed_rows, key=lambda r: r["audit_seq"])}
+    voided_through = max(
+        (int(d.get("through_seq") or 0) for d in session.execute(
+            sa.select(AuditEvent.details).where(AuditEvent.action == VOID_ACTION)  # type: ignore[call-overload]
+        ).scalars()),
+        default=0,
+    )  # fmt: skip
     pending = session.execute(sa.select(sa.func.count()).where(_TABLE.c.audit_seq.is_(None))).scalar_one()
     sealed = sum(count for count, _ in found.values())
     for seq in sorted(set(seals) | set(found)):
@@ -140,6 +150,8 @@ def verify_seals(session: Session) -> SealReport:
             reason = f"screenings claim seal {seq}, which is not a seal event"
             return SealReport(False, len(seals), sealed, pending, seq, reason)
         count, digest = found.get(seq, (0, ""))
+        if count == 0 and seq <= voided_through:
+            continue  # voided by a migration, its rows sealed again since (the chain records it)
         if count != expected["count"]:
             return SealReport(
                 False, len(seals), sealed, pending, seq,
