@@ -39,6 +39,7 @@ _PHONE_LETTER_O = re.compile(
 # BG, GB, NK, KN, TN, NT or ZZ. Without the suffix only the printed pairs ("AB 12 34 56") count.
 _NI = re.compile(r"[a-z](?<![\w][a-z])[a-z] ?(\d\d)( ?)\d\d\2\d\d(?: ?([a-d]))?(?![\w])")
 _NI_BAD_LETTERS = frozenset("dfiquv")
+_OTHER_DIGIT = re.compile(r"(?![0-9])\d")  # a decimal digit of another script
 _NI_BAD_PREFIXES = frozenset({"bg", "gb", "nk", "kn", "tn", "nt", "zz"})
 _EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+\-]{0,63}@[a-z0-9\-]{1,63}(?:\.[a-z0-9\-]{1,63}){1,6}")
 _POSTCODE = re.compile(r"\b[a-z]{1,2}\d[a-z\d]? ?\d[abd-hjlnp-uw-z]{2}\b")
@@ -108,7 +109,7 @@ def ascii_digits(text: str) -> str:
 
     One character for one, so offsets into the result are offsets into ``text``.
     """
-    if text.isascii():
+    if text.isascii() or _OTHER_DIGIT.search(text) is None:
         return text
     return "".join(str(unicodedata.decimal(c)) if c.isdecimal() and not c.isascii() else c for c in text)
 
