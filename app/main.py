@@ -20,10 +20,10 @@ from app.escalation import router as escalation_router
 from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
 from app.middleware import Metrics, RequestContextMiddleware
+from app.periodic import Periodic
 from app.policy import router as policy_router
 from app.privacy import router as privacy_router
 from app.privacy.service import Purger
-from app.periodic import Periodic
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer

@@ -249,7 +249,8 @@ def verify(session: Session, *, keys: AuditKeys | None = None, batch_size: int =
             break
         for event in events:
             if (reason := replay.check(event, keys)) is not None:
-                return ChainReport(False, replay.checked, event.seq if "missing" not in reason else replay.expected_seq, reason)
+                broken = replay.expected_seq if event.seq != replay.expected_seq else event.seq
+                return ChainReport(False, replay.checked, broken, reason)
         last_seq = events[-1].seq
     checked = replay.checked
     head = session.get(AuditHead, 1, populate_existing=True)

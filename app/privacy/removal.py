@@ -41,7 +41,7 @@ class Removal:
         self.counts[record_type] = self.counts.get(record_type, 0) + count
 
     def audit_details(self) -> dict[str, Any]:
-        """The event details: counts, and the new state of any seal that shrank."""
+        """Return the event details: counts, and the new state of any seal that shrank."""
         details: dict[str, Any] = {"counts": dict(self.counts)}
         if self.reseal:
             details["reseal"] = self.reseal
@@ -66,7 +66,9 @@ def delete_cases(session: Session, removal: Removal, case_ids: Sequence[uuid.UUI
     delete_rows(session, removal, _CASES, _CASES.c.id.in_(case_ids), label="escalation_cases")
 
 
-def delete_rows(session: Session, removal: Removal, table: sa.Table, where: sa.ColumnElement[bool], *, label: str) -> None:
+def delete_rows(
+    session: Session, removal: Removal, table: sa.Table, where: sa.ColumnElement[bool], *, label: str
+) -> None:
     """Delete the rows of a table the chain covers that match `where`, recording each as removed."""
     ids = session.execute(sa.select(table.c.id).where(where)).scalars().all()
     if ids:

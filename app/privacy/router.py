@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -28,6 +28,18 @@ SubjectId = Annotated[
     ),
 ]
 
+RetryKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Accepted like on every POST, but no reply is stored (it would name the person): "
+        "an erasure is idempotent by itself, so a retry erases nothing more and answers 200 with zero counts.",
+    ),
+]
+
 
 @router.post(
     "/erasures",
@@ -36,15 +48,17 @@ SubjectId = Annotated[
     response_model=ErasureRead,
     responses=problem_responses(*COMMON_ERRORS, 409),
 )
-def erase_subject(body: ErasureCreate, session: SessionDep, principal: Admin) -> ErasureRead:
+def erase_subject(
+    body: ErasureCreate, session: SessionDep, principal: Admin, _idempotency_key: RetryKey = None
+) -> ErasureRead:
     """Delete the person's screenings, incidents, escalation case, grants and acknowledgements.
 
     Answers 200 with the counts erased per record type; nothing about the person is kept, not even
     an erasure record, so there is no resource to point a `Location` at: the audit chain's
     `subject.erased` event (named by `audit_seq`) records the erasure under a keyed pseudonym and
     accounts for every row removed, so `verify-audit` still passes. An unknown person, or a repeated
-    request, answers 200 with zero counts (safe to retry; no `Idempotency-Key` is stored, since a
-    stored reply would name the person). A case under appeal or at an open legal-letter step is
+    request, answers 200 with zero counts (safe to retry; an `Idempotency-Key` is accepted but no
+    reply is stored, since a stored reply would name the person). A case under appeal or at an open legal-letter step is
     not erased: 409 with `code` `erasure_blocked_appeal_pending` or `erasure_blocked_open_case`.
     """
     result = service.erase(session=session, subject_id=body.subject_id, actor=principal.sub)

@@ -46,8 +46,13 @@ class ErasureRead(BaseModel):
                 {
                     "subject_id": "vol-0099",
                     "erased": {
-                        "screenings": 3, "incidents": 2, "escalation_cases": 1, "escalation_events": 2,
-                        "authority_grants": 0, "acknowledgements": 1, "idempotency_records": 1,
+                        "screenings": 3,
+                        "incidents": 2,
+                        "escalation_cases": 1,
+                        "escalation_events": 2,
+                        "authority_grants": 0,
+                        "acknowledgements": 1,
+                        "idempotency_records": 1,
                     },
                     "audit_seq": 412,
                     "erased_at": "2026-12-04T18:30:00Z",
@@ -58,7 +63,9 @@ class ErasureRead(BaseModel):
 
     subject_id: str
     erased: ErasureCounts
-    audit_seq: int = Field(description="The `subject.erased` audit event; it names the person only by a keyed pseudonym.")
+    audit_seq: int = Field(
+        description="The `subject.erased` audit event; it names the person only by a keyed pseudonym."
+    )
     erased_at: dt.datetime
 
 

@@ -54,7 +54,9 @@ _IDEMPOTENCY = IdempotencyRecord.__table__  # type: ignore[attr-defined]
 _AUTH_FAILURES = AuthFailure.__table__  # type: ignore[attr-defined]
 
 
-def _delete_limited(session: Session, removal: Removal, table: sa.Table, where: sa.ColumnElement[bool], *, label: str, limit: int) -> None:
+def _delete_limited(
+    session: Session, removal: Removal, table: sa.Table, where: sa.ColumnElement[bool], *, label: str, limit: int
+) -> None:
     # Tables outside the chain's row coverage (short-lived records): counted only.
     ids = session.execute(sa.select(table.c.id).where(where).limit(limit)).scalars().all()
     if ids:
@@ -62,7 +64,14 @@ def _delete_limited(session: Session, removal: Removal, table: sa.Table, where: 
     removal.add(label, len(ids))
 
 
-def purge(*, session: Session, settings: Settings, actor: str, now: dt.datetime | None = None, batch_size: int = PURGE_BATCH_SIZE) -> Removal:
+def purge(
+    *,
+    session: Session,
+    settings: Settings,
+    actor: str,
+    now: dt.datetime | None = None,
+    batch_size: int = PURGE_BATCH_SIZE,
+) -> Removal:
     """Delete up to `batch_size` expired records of each type and audit it, in the caller's transaction."""
     now = now or utcnow()
     cutoffs = {
@@ -166,9 +175,17 @@ def erase(*, session: Session, subject_id: str, actor: str) -> ErasureRead:
         )
     removal = Removal()
     screenings = _SCREENINGS.c
-    delete_screenings(session, removal, sa.or_(screenings.author_id == subject_id, screenings.created_by == subject_id), limit=None)
+    delete_screenings(
+        session, removal, sa.or_(screenings.author_id == subject_id, screenings.created_by == subject_id), limit=None
+    )
     delete_cases(session, removal, [case.id] if case is not None else [])
-    delete_rows(session, removal, AuthorityGrant.__table__, AuthorityGrant.__table__.c.person_id == subject_id, label="authority_grants")  # type: ignore[attr-defined]
+    delete_rows(
+        session,
+        removal,
+        AuthorityGrant.__table__,
+        AuthorityGrant.__table__.c.person_id == subject_id,
+        label="authority_grants",
+    )  # type: ignore[attr-defined]
     acks = PolicyAcknowledgement.__table__  # type: ignore[attr-defined]
     delete_rows(session, removal, acks, acks.c.person_id == subject_id, label="acknowledgements")
     replies = _idempotency_ids_naming(session, subject_id)
@@ -218,7 +235,9 @@ def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectE
         exported_at=utcnow(),
         screenings=[ScreeningRead.model_validate(row_json(row, explain=False)) for row in screening_rows],
         incidents=[incidents.to_read(i, case, show_evidence=True) for i in incident_rows if case is not None],
-        escalation=escalation.read(session=session, case=case, text=policy_text(settings.policy_pack)) if case else None,
+        escalation=escalation.read(session=session, case=case, text=policy_text(settings.policy_pack))
+        if case
+        else None,
         authorities=[authorities.to_read(g) for g in grants],
         acknowledgements=[policy.ack_to_read(a) for a in acks],
     )

@@ -35,9 +35,15 @@ def rehash_without_key(connection: Connection | Session, *, keyed_with: bytes | 
     falls back to plain SHA-256 (marking events unkeyed) or uses a key of their own.
     """
     drop_append_only_guards(connection)
-    rows = connection.execute(
-        text("SELECT seq, occurred_at, actor, action, target_type, target_id, details FROM audit_event ORDER BY seq")
-    ).mappings().all()
+    rows = (
+        connection.execute(
+            text(
+                "SELECT seq, occurred_at, actor, action, target_type, target_id, details FROM audit_event ORDER BY seq"
+            )
+        )
+        .mappings()
+        .all()
+    )
     prev = audit.GENESIS_HASH
     for row in rows:
         fields = dict(row)
@@ -56,4 +62,3 @@ def rehash_without_key(connection: Connection | Session, *, keyed_with: bytes | 
         )
         prev = new
     connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": len(rows), "h": prev})
-

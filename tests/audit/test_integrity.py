@@ -184,7 +184,9 @@ def test_checkpoint_detects_truncation(world, tmp_path):
     path, checkpoint = _checkpoint(world, tmp_path)
     with world.engine.begin() as connection:
         drop_append_only_guards(connection)
-        prev = connection.execute(text("SELECT prev_hash FROM audit_event WHERE seq = :s"), {"s": checkpoint["seq"]}).scalar_one()
+        prev = connection.execute(
+            text("SELECT prev_hash FROM audit_event WHERE seq = :s"), {"s": checkpoint["seq"]}
+        ).scalar_one()
         connection.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": checkpoint["seq"]})
         connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": checkpoint["seq"] - 1, "h": prev})
     result = cli(world.url, "verify-audit", "--checkpoint", str(path))
