@@ -127,11 +127,7 @@ def record(
     prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
     if prev_seq and not session.execute(_IS_KEYED, {"seq": prev_seq}).scalar_one():
         # First append since revision 0007: pin the legacy prefix under the key before anything else.
-        switch = _append(
-            session, keys, prev_seq, prev_hash, actor="system:audit", action=KEYED_ACTION,
-            target_type="audit_event", target_id=str(prev_seq),
-            details={"legacy_events": prev_seq, "legacy_head": prev_hash},
-        )  # fmt: skip
+        switch = _switch_over(session, keys, prev_seq, prev_hash)
         prev_seq, prev_hash = switch["seq"], switch["hash"]
     # JSON round trip so what is hashed is exactly what the database gives back.
     clean_details = json.loads(json.dumps(details or {}, default=str))
@@ -163,12 +159,17 @@ def ensure_keyed(session: Session, *, keys: AuditKeys | None = None) -> None:
     head = _locked_head(session)
     if head is None or session.execute(_IS_KEYED, {"seq": head.seq}).scalar_one():
         return
-    row = _append(
-        session, keys, head.seq, head.hash, actor="system:audit", action=KEYED_ACTION,
-        target_type="audit_event", target_id=str(head.seq),
-        details={"legacy_events": head.seq, "legacy_head": head.hash},
-    )  # fmt: skip
+    row = _switch_over(session, keys, head.seq, head.hash)
     session.execute(_UPDATE_HEAD, {"seq": row["seq"], "hash": row["hash"]})
+
+
+def _switch_over(session: Session, keys: AuditKeys, legacy_seq: int, legacy_hash: str) -> dict[str, Any]:
+    # The first keyed event names the legacy prefix, so no unkeyed event can be added to it later.
+    return _append(
+        session, keys, legacy_seq, legacy_hash, actor="system:audit", action=KEYED_ACTION,
+        target_type="audit_event", target_id=str(legacy_seq),
+        details={"legacy_events": legacy_seq, "legacy_head": legacy_hash},
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)
