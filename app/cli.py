@@ -1,9 +1,10 @@
-"""Command line for operators and scripts: clients, development tokens, audit verification."""
+"""Command line for operators and scripts: clients, development tokens, audit verification, retention."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 from collections.abc import Callable, Sequence
 
@@ -43,20 +44,48 @@ def _token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _read_checkpoint(path: str) -> dict[str, object]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            loaded = json.load(handle)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"cannot read the checkpoint {path}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise ValueError(f"the checkpoint {path} is not a JSON object")
+    return loaded
+
+
 def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     from app.screening import sealing
 
+    checkpoint = _read_checkpoint(args.checkpoint) if args.checkpoint else None
     engine = build_engine(settings)
     try:
         with Session(engine) as session:
             report = audit.verify(session)
             seals = sealing.verify_seals(session)
+            against = audit.check_checkpoint(session, checkpoint) if checkpoint is not None else None
     finally:
         engine.dispose()
-    if not report.ok:
+    # The checkpoint first: a rewritten chain is best explained as forked or truncated.
+    if against is not None:
+        print(f"audit checkpoint FAILED: {against}")
+    elif checkpoint is not None:
+        print(f"audit checkpoint matches: event {checkpoint['seq']} is in the chain with the same hash")
+    if report.content is None:
         print(f"audit chain BROKEN at event {report.broken_seq}: {report.reason} ({report.checked} verified before it)")
         return 1
-    print(f"audit chain intact: {report.checked} events verified")
+    legacy = f" ({report.legacy_events} from before keying, verified with the old rule)" if report.legacy_events else ""
+    print(f"audit chain intact: {report.checked} events verified{legacy}")
+    if against is not None:
+        return 1
+    content = report.content
+    for problem in content.problems:
+        print(f"audited row BROKEN: {problem}")
+    if not content.ok:
+        return 1
+    unchecked = f"; {content.legacy} rows from before keying not covered yet" if content.legacy else ""
+    print(f"audited rows intact: {content.checked} rows match their latest audit digest{unchecked}")
     if not seals.ok:
         print(f"screening seals BROKEN at event {seals.broken_seq}: {seals.reason}")
         return 1
@@ -64,6 +93,30 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
         f"screening seals intact: {seals.sealed} screenings in {seals.seals} seals; "
         f"{seals.pending} not sealed yet (the service seals them every few seconds)"
     )
+    return 0
+
+
+def _audit_checkpoint(args: argparse.Namespace, settings: Settings) -> int:
+    engine = build_engine(settings)
+    try:
+        with Session(engine) as session:
+            checkpoint = audit.make_checkpoint(session)
+            session.commit()
+    finally:
+        engine.dispose()
+    print(json.dumps(checkpoint, sort_keys=True))
+    return 0
+
+
+def _purge(args: argparse.Namespace, settings: Settings) -> int:
+    from app.privacy.service import purge_all
+
+    engine = build_engine(settings)
+    try:
+        counts = purge_all(engine, settings, actor="cli")
+    finally:
+        engine.dispose()
+    print(json.dumps({"purged": counts}, sort_keys=True))
     return 0
 
 
@@ -117,7 +170,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "verify-audit", help="recompute the audit chain and the screening seals; exit 1 naming the first break"
     )
+    p.add_argument(
+        "--checkpoint", metavar="FILE", default=None,
+        help="also check the chain against a checkpoint from audit-checkpoint (truncated, forked, forged)",
+    )  # fmt: skip
     p.set_defaults(handler=_verify_audit)
+
+    p = sub.add_parser(
+        "audit-checkpoint", help="print the signed chain head as JSON, to store outside the database"
+    )
+    p.set_defaults(handler=_audit_checkpoint)
+
+    p = sub.add_parser("purge", help="delete records past their retention period now; prints the counts")
+    p.set_defaults(handler=_purge)
 
     p = sub.add_parser(
         "policy-status", help="print the policy's review status; exit 0 current, 1 due soon, 2 overdue, 3 error"

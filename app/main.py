@@ -20,7 +20,10 @@ from app.escalation import router as escalation_router
 from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
 from app.middleware import Metrics, RequestContextMiddleware
+from app.periodic import Periodic
 from app.policy import router as policy_router
+from app.privacy import router as privacy_router
+from app.privacy.service import Purger
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
@@ -90,13 +93,16 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # Compile the policy pack and detectors once per process, before the first request.
         if getattr(app.state, "screener_provider", None) is None:
             app.state.screener_provider = build_provider(settings)
-        sealer = None
+        jobs: list[Periodic] = []
         if settings.audit_seal_interval_seconds > 0:
-            sealer = Sealer(app.state.engine, settings.audit_seal_interval_seconds)
-            sealer.start()
+            jobs.append(Sealer(app.state.engine, settings.audit_seal_interval_seconds))
+        if settings.purge_interval_seconds > 0:
+            jobs.append(Purger(app.state.engine, settings))
+        for job in jobs:
+            job.start()
         yield
-        if sealer is not None:
-            await sealer.stop()
+        for job in jobs:
+            await job.stop()
         app.state.engine.dispose()
 
     app = FastAPI(
@@ -129,6 +135,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(incidents_router.router)
     app.include_router(escalation_router.router)
     app.include_router(policy_router.router)
+    app.include_router(privacy_router.router)
 
     app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -68,7 +68,30 @@ class Settings(BaseSettings):
         default=False,
         description="POLICY_BENCH_ENDPOINTS=1 adds the bare insert endpoint bench/http.py compares against.",
     )
-    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    idempotency_ttl_hours: int = Field(
+        default=24, ge=1, description="How long a key replays; the purge removes records once they expire."
+    )
+
+    # Retention (UK GDPR storage limitation): the purge removes what is older than this.
+    retention_screenings_days: int = Field(
+        default=90, ge=1, description="Stored screenings, by when they were screened."
+    )
+    retention_closed_cases_days: int = Field(
+        default=730,
+        ge=1,
+        description="A resolved escalation case, its history and its incidents, by the case's last change. "
+        "Open cases and their incidents are kept while the ladder may still need them.",
+    )
+    retention_token_failures_hours: int = Field(
+        default=24, ge=1, description="Failed token attempts (rate limiting only needs the last minute)."
+    )
+    purge_interval_seconds: float = Field(
+        default=3600,
+        ge=0,
+        le=7 * 86_400,
+        description="How often each worker purges expired records; 0 turns the background purge off "
+        "(tests, or a deployment that runs `python -m app purge` from cron).",
+    )
     review_interval_months: int = Field(default=12, ge=1)
     review_due_soon_days: int = Field(default=60, ge=0)
     token_failures_per_minute: int = Field(default=10, ge=1)

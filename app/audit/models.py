@@ -1,16 +1,22 @@
-"""The append-only, hash-chained audit log."""
+"""The append-only, keyed hash chain of audit events (the database refuses UPDATE and DELETE)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
 from app.db import UTCDateTime, utcnow
 
 GENESIS_HASH = "0" * 64
+
+#: Appended once, as the first keyed event, when a chain started before keying (revision 0007).
+KEYED_ACTION = "audit.keyed"
+#: Events whose `details.reseal` replaces the count and digest of screening seals they shrank.
+RESEAL_ACTIONS = ("retention.purged", "subject.erased")
 
 
 class AuditEvent(SQLModel, table=True):
@@ -27,6 +33,8 @@ class AuditEvent(SQLModel, table=True):
     details: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64, unique=True)
+    # False only for events written before revision 0007 (plain SHA-256); every new event is keyed.
+    keyed: bool = Field(default=True, sa_column_kwargs={"server_default": sa.false()})
 
 
 class AuditHead(SQLModel, table=True):

@@ -40,6 +40,7 @@ def create_client(*, session: Session, name: str, scopes: str, pepper: str, acto
         target_type="api_client",
         target_id=client_id,
         details={"name": name, "scopes": client.scopes},
+        covers=[("api_client", client.id)],
     )
     return ClientCreated(client_id=client_id, client_secret=secret, name=name, scopes=client.scopes)
 

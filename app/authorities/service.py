@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session, col, select
 
+from app.audit import keys as audit_keys
 from app.audit import service as audit
 from app.authorities.models import AuthorityGrant
 from app.authorities.schemas import AuthorityCreate, AuthorityRead, GrantStatus
@@ -63,7 +64,9 @@ def create(*, session: Session, grant_in: AuthorityCreate, actor: str) -> Author
         action="authority.granted",
         target_type="authority_grant",
         target_id=str(grant.id),
-        details={"person_id": grant.person_id},
+        # A keyed pseudonym, not the id: the chain is immutable and must outlive an erasure.
+        details={"person": audit_keys.current().pseudonym(grant.person_id)},
+        covers=[("authority_grant", grant.id)],
     )
     return grant
 
@@ -120,7 +123,9 @@ def revoke(*, session: Session, grant_id: uuid.UUID, actor: str) -> AuthorityGra
         action="authority.revoked",
         target_type="authority_grant",
         target_id=str(grant.id),
-        details={"person_id": grant.person_id},
+        # A keyed pseudonym, not the id: the chain is immutable and must outlive an erasure.
+        details={"person": audit_keys.current().pseudonym(grant.person_id)},
+        covers=[("authority_grant", grant.id)],
     )
     return grant
 

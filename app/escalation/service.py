@@ -104,6 +104,7 @@ def _audit(session: Session, *, actor: str, case: EscalationCase, event: Escalat
             "incident_ids": list(event.incident_ids),
             "appeal_id": str(event.appeal_id) if event.appeal_id else None,
         },
+        covers=[("escalation_case", case.id), ("escalation_event", event.id)],
     )
 
 

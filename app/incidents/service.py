@@ -84,6 +84,8 @@ def create(
             "screening_id": str(incident.screening_id) if incident.screening_id else None,
             "has_evidence": incident.evidence is not None,
         },
+        # The case too: a changed role is written to it without a ladder event of its own.
+        covers=[("incident", incident.id), ("escalation_case", opened.case.id)],
     )
     opened.audit(session, actor=actor)
     return incident, opened.case

@@ -165,6 +165,7 @@ def create_review(
             "previous_version": review.previous_version,
             "reviewed_on": review.reviewed_on.isoformat(),
         },
+        covers=[("policy_review", review.id)],
     )
     return review_to_read(review)
 
@@ -342,6 +343,7 @@ def acknowledge(
         target_type="policy_acknowledgement",
         target_id=str(ack.id),
         details={"version": current, "on_behalf": person_id != actor},
+        covers=[("policy_acknowledgement", ack.id)],
     )
     return ack_to_read(ack), True
 

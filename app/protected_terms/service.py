@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from app.audit import coverage
 from app.audit import service as audit
 from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import keyset_page, split_page
@@ -66,6 +67,7 @@ def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor:
         target_type="protected_term",
         target_id=str(term.id),
         details={"kind": term.kind},
+        covers=[("protected_term", term.id)],
     )
     return term
 
@@ -102,4 +104,5 @@ def delete(*, session: Session, term_id: uuid.UUID, actor: str) -> None:
         target_type="protected_term",
         target_id=str(term_id),
         details={"kind": kind},
+        removed=coverage.removed("protected_term", [term_id]),
     )

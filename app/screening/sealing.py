@@ -8,11 +8,13 @@ marks them with that event's `seq`. From then on, editing, deleting or re-labell
 screening breaks its seal, and `python -m app verify-audit` names the seal (`verify_seals`).
 
 A screening is unprotected only between its commit and the next seal (the interval, seconds).
+Retention and erasure remove sealed screenings legitimately: their audit event carries, for each
+seal they shrank, the count and digest of the screenings it still covers (`reseal`), and
+verification checks each seal against its latest such entry.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -27,7 +29,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app.audit import service as audit
-from app.audit.models import AuditEvent
+from app.audit.models import RESEAL_ACTIONS, AuditEvent
+from app.periodic import Periodic
 from app.screening.models import CONTENT_COLUMNS, Screening
 
 log = logging.getLogger(__name__)
@@ -103,6 +106,37 @@ def seal_all(engine: Engine, *, batch_size: int = SEAL_BATCH_SIZE) -> int:
             return total
 
 
+def reseal(session: Session, seqs: Iterable[int]) -> dict[str, dict[str, Any]]:
+    """Return, per seal, the count and digest of the screenings it covers now (after removals).
+
+    Keys are strings because they travel in an audit event's JSON details.
+    """
+    resealed: dict[str, dict[str, Any]] = {}
+    for seq in sorted(set(seqs)):
+        rows = session.execute(sa.select(*CONTENT_COLUMNS).where(_TABLE.c.audit_seq == seq).order_by(*_ORDER))
+        count, digest = row_digest(rows.mappings())
+        resealed[str(seq)] = {"count": count, "digest": digest}
+    return resealed
+
+
+def _seal_expectations(session: Session) -> dict[int, dict[str, Any]]:
+    """Each seal's expected count and digest: from its event, or the latest event that resealed it."""
+    seals: dict[int, dict[str, Any]] = {}
+    events = session.execute(
+        sa.select(AuditEvent.seq, AuditEvent.action, AuditEvent.details)  # type: ignore[call-overload]
+        .where(AuditEvent.action.in_((SEAL_ACTION, *RESEAL_ACTIONS)))  # type: ignore[attr-defined]
+        .order_by(AuditEvent.seq)
+    )
+    for seq, action, details in events:
+        if action == SEAL_ACTION:
+            seals[seq] = details
+        else:
+            for sealed_by, expected in (details.get("reseal") or {}).items():
+                if int(sealed_by) in seals:
+                    seals[int(sealed_by)] = expected
+    return seals
+
+
 @dataclass(frozen=True)
 class SealReport:
     """The outcome of checking every seal against the screenings it covers."""
@@ -121,14 +155,7 @@ def verify_seals(session: Session) -> SealReport:
     Detects a sealed screening edited, deleted, or moved to another seal, and a screening that
     claims a seal which does not exist. Pending (not yet sealed) screenings are only counted.
     """
-    seals = {
-        seq: details
-        for seq, details in session.execute(
-            sa.select(AuditEvent.seq, AuditEvent.details)  # type: ignore[call-overload]
-            .where(AuditEvent.action == SEAL_ACTION)
-            .order_by(AuditEvent.seq)
-        )
-    }
+    seals = _seal_expectations(session)
     sealed_rows = session.execute(
         sa.select(_TABLE.c.audit_seq, *CONTENT_COLUMNS)
         .where(_TABLE.c.audit_seq.is_not(None))
@@ -149,7 +176,7 @@ def verify_seals(session: Session) -> SealReport:
         if expected is None:
             reason = f"screenings claim seal {seq}, which is not a seal event"
             return SealReport(False, len(seals), sealed, pending, seq, reason)
-        count, digest = found.get(seq, (0, ""))
+        count, digest = found.get(seq) or row_digest(())
         if count == 0 and seq <= voided_through:
             continue  # voided by a migration, its rows sealed again since (the chain records it)
         if count != expected["count"]:
@@ -162,40 +189,23 @@ def verify_seals(session: Session) -> SealReport:
     return SealReport(True, len(seals), sealed, pending)
 
 
-class Sealer:
+class Sealer(Periodic):
     """A worker's background task: seal pending screenings every `interval` seconds.
 
     Every worker runs one; they take turns on the audit head lock, so extra workers only add
     no-op checks. A final pass at shutdown leaves nothing pending after a graceful stop.
     """
 
+    name = "screening-sealer"
+    run_at_stop = True
+
     def __init__(self, engine: Engine, interval: float) -> None:
+        super().__init__(interval)
         self._engine = engine
-        self._interval = interval
-        self._task: asyncio.Task[None] | None = None
 
-    def start(self) -> None:
-        """Start the periodic task on the running event loop."""
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="screening-sealer")
-
-    async def stop(self) -> None:
-        """Cancel the periodic task and seal whatever is still pending."""
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-        await self._seal_once()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            await self._seal_once()
-
-    async def _seal_once(self) -> None:
-        try:
-            sealed = await asyncio.to_thread(seal_all, self._engine)
-        except Exception:  # noqa: BLE001 - a failed pass is retried next interval, never fatal
-            log.exception("sealing screenings failed; retrying next interval")
-            return
+    def run_once(self) -> None:
+        """Seal everything pending."""
+        sealed = seal_all(self._engine)
         if sealed:
             log.debug("sealed screenings", extra={"count": sealed})
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from app.audit import service as audit
 from app.audit.models import GENESIS_HASH, AuditEvent, AuditHead
 from app.db import build_engine
+from tests.audit.tampering import drop_append_only_guards
 from tests.conftest import make_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,6 +53,7 @@ def test_verify_ok_after_several_appends(session):
 def test_edited_row_is_reported_at_its_seq(session):
     seqs = _append(session, 4)
     target = seqs[1]
+    drop_append_only_guards(session)
     session.execute(
         text("UPDATE audit_event SET details = :d WHERE seq = :s"),
         {"d": json.dumps({"n": 999}), "s": target},
@@ -64,6 +66,7 @@ def test_edited_row_is_reported_at_its_seq(session):
 
 def test_edited_actor_is_detected(session):
     seqs = _append(session, 3)
+    drop_append_only_guards(session)
     session.execute(
         text("UPDATE audit_event SET actor = 'someone-else' WHERE seq = :s"), {"s": seqs[2]}
     )
@@ -72,6 +75,7 @@ def test_edited_actor_is_detected(session):
 
 def test_deleted_row_is_detected(session):
     seqs = _append(session, 4)
+    drop_append_only_guards(session)
     session.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": seqs[1]})
     report = audit.verify(session)
     assert not report.ok and report.broken_seq == seqs[1] and "missing" in report.reason
@@ -79,6 +83,7 @@ def test_deleted_row_is_detected(session):
 
 def test_deleted_last_row_is_detected_by_the_head(session):
     seqs = _append(session, 3)
+    drop_append_only_guards(session)
     session.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": seqs[-1]})
     report = audit.verify(session)
     assert not report.ok and report.broken_seq == seqs[-1] and "head" in report.reason
@@ -130,6 +135,7 @@ def test_verify_audit_cli_exit_codes(fresh_database):
         assert ok.returncode == 0, ok.stderr
         assert "intact: 3 events" in ok.stdout
         with engine.begin() as connection:
+            drop_append_only_guards(connection)
             connection.execute(text("UPDATE audit_event SET target_id = 'forged' WHERE seq = 2"))
         broken = _cli(fresh_database.url)
         assert broken.returncode == 1

@@ -162,7 +162,10 @@ def test_recording_a_review_makes_the_policy_current(app, client, auth, session)
     events = session.exec(select(AuditEvent).where(AuditEvent.action == "policy.review_recorded")).all()
     assert [e.target_id for e in events] == [review["id"]]
     assert events[0].actor == "hr-1"
-    assert events[0].details == {"version": "2025-03", "previous_version": "2019-11", "reviewed_on": "2025-03-14"}
+    assert {k: v for k, v in events[0].details.items() if k != "rows"} == {
+        "version": "2025-03", "previous_version": "2019-11", "reviewed_on": "2025-03-14"
+    }
+    assert events[0].details["rows"][0][:2] == ["policy_review", review["id"]]
 
 
 def test_review_on_today_is_allowed(app, client, auth):

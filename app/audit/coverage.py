@@ -1,0 +1,150 @@
+"""What the audit chain knows about the rows it covers: a keyed digest of each row's state.
+
+Every event that changes a covered row lists it in `details.rows` as `[type, id, digest]`, the
+digest being an HMAC (row-digest key) of the row as the database holds it after the change; an
+event that removes a row legitimately (deletion of a protected term, retention purge, erasure)
+lists it with digest `null`. Verification replays the chain to find each row's latest entry and
+recomputes the digest from the current row, so an edited, deleted or smuggled-in row is named.
+Screenings are covered by their seals instead (`app.screening.sealing`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from app.audit.keys import AuditKeys
+from app.auth.models import ApiClient
+from app.authorities.models import AuthorityGrant
+from app.escalation.models import EscalationCase, EscalationEvent
+from app.incidents.models import Incident
+from app.policy.models import PolicyAcknowledgement, PolicyReview
+from app.protected_terms.models import ProtectedTerm
+
+#: Row type (the table name) -> table, for every table whose rows the chain covers one by one.
+COVERED: dict[str, sa.Table] = {
+    model.__tablename__: model.__table__  # type: ignore[attr-defined,misc]
+    for model in (
+        Incident,
+        EscalationCase,
+        EscalationEvent,
+        AuthorityGrant,
+        ProtectedTerm,
+        PolicyReview,
+        PolicyAcknowledgement,
+        ApiClient,
+    )
+}
+
+#: One entry of `details.rows`: [type, id, digest or None when the row was removed].
+RowEntry = list[Any]
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    return value
+
+
+def row_digest(keys: AuditKeys, row_type: str, row: Mapping[str, Any]) -> str:
+    """Return the keyed digest of one row's columns (all of them, by name) as the database holds them."""
+    columns = COVERED[row_type].c
+    payload = json.dumps(
+        {"type": row_type, "row": {c.name: _canonical(row[c.name]) for c in columns}},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
+    return keys.mac(keys.row, payload)
+
+
+def digests(session: Session, keys: AuditKeys, refs: Iterable[tuple[str, Any]]) -> list[RowEntry]:
+    """Read each referenced row back from the database and return its `details.rows` entries.
+
+    Reading back (not trusting the caller's objects) means the digest covers exactly what is stored,
+    in the same form verification will read. A row that does not exist is recorded as removed.
+    """
+    session.flush()
+    entries: list[RowEntry] = []
+    for row_type, row_id in dict.fromkeys((t, str(i)) for t, i in refs):
+        table = COVERED[row_type]
+        row = session.execute(sa.select(table).where(table.c.id == _id_param(table, row_id))).mappings().first()
+        entries.append([row_type, row_id, row_digest(keys, row_type, row) if row is not None else None])
+    return entries
+
+
+def removed(row_type: str, ids: Iterable[Any]) -> list[RowEntry]:
+    """Return `details.rows` entries saying these rows were removed legitimately."""
+    return [[row_type, str(i), None] for i in ids]
+
+
+def _id_param(table: sa.Table, row_id: str) -> Any:
+    return uuid.UUID(row_id) if isinstance(table.c.id.type, sa.Uuid) else row_id
+
+
+@dataclass
+class ContentReport:
+    """The outcome of checking every covered row against its latest digest in the chain."""
+
+    checked: int = 0
+    legacy: int = 0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row differs from what the chain last recorded."""
+        return not self.problems
+
+
+def check_rows(
+    session: Session,
+    keys: AuditKeys,
+    latest: Mapping[tuple[str, str], tuple[int, str | None]],
+    *,
+    legacy_before: dt.datetime | None,
+    types: Sequence[str] = tuple(COVERED),
+) -> ContentReport:
+    """Compare every covered row with the chain's latest entry for it; name each one that differs.
+
+    `latest` maps (type, id) to (seq, digest) of the last event that listed the row. Rows that no
+    event lists were created before the chain was keyed (created at or before `legacy_before`:
+    counted, not checked) or were inserted behind the service's back (a problem).
+    """
+    report = ContentReport()
+    seen: set[tuple[str, str]] = set()
+    for row_type in types:
+        table = COVERED[row_type]
+        rows = session.execute(sa.select(table).execution_options(yield_per=1000)).mappings()
+        for row in rows:
+            ref = (row_type, str(row["id"]))
+            seen.add(ref)
+            entry = latest.get(ref)
+            if entry is None:
+                if legacy_before is not None and row["created_at"] <= legacy_before:
+                    report.legacy += 1
+                else:
+                    report.problems.append(f"{row_type} {ref[1]} is not recorded in the audit chain")
+                continue
+            seq, digest = entry
+            report.checked += 1
+            if digest is None:
+                report.problems.append(f"{row_type} {ref[1]} was removed by event {seq} but exists again")
+            elif digest != row_digest(keys, row_type, row):
+                report.problems.append(f"{row_type} {ref[1]} was edited after event {seq} recorded it")
+    for (row_type, row_id), (seq, digest) in latest.items():
+        if row_type in types and digest is not None and (row_type, row_id) not in seen:
+            report.problems.append(f"{row_type} {row_id} is missing (event {seq} recorded it)")
+    return report
