@@ -20,7 +20,13 @@ from app.validation import CONTROL_CHARACTER_PATTERNS
 logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_BASE = "https://independenceproject.co.uk/problems/"
+
+
+def problem_type(app: Any, slug: str) -> str:
+    """Return a problem's `type` URI: `/problems/<slug>` under the service's POLICY_PUBLIC_BASE_URL."""
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    base = settings.public_base_url.rstrip("/") if settings is not None else ""
+    return f"{base}/problems/{slug}"
 
 
 class FieldProblem(BaseModel):
@@ -38,7 +44,7 @@ class Problem(BaseModel):
         extra="allow",
         json_schema_extra={
             "example": {
-                "type": "https://independenceproject.co.uk/problems/not-found",
+                "type": "https://policy.example.org/problems/not-found",
                 "title": "Not Found",
                 "status": 404,
                 "detail": "screening 6f1c… does not exist",
@@ -162,7 +168,7 @@ def problem_response(
 ) -> JSONResponse:
     """Render one problem+json response; the only place the shape is built."""
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + slug,
+        "type": problem_type(request.app, slug),
         "title": title,
         "status": status,
         "detail": detail,
