@@ -23,10 +23,19 @@ PROBLEM_MEDIA_TYPE = "application/problem+json"
 
 
 def problem_type(app: Any, slug: str) -> str:
-    """Return a problem's `type` URI: `/problems/<slug>` under the service's POLICY_PUBLIC_BASE_URL."""
-    settings = getattr(getattr(app, "state", None), "settings", None)
-    base = settings.public_base_url.rstrip("/") if settings is not None else ""
-    return f"{base}/problems/{slug}"
+    """Return a problem's `type` URI: the app's problem type base (see `problem_type_base`) + slug."""
+    return getattr(getattr(app, "state", None), "problem_type_base", "/problems/") + slug
+
+
+def problem_type_base(configured: str | None, domains: list[str]) -> str:
+    """Return the base of problem `type` URIs: POLICY_PROBLEM_TYPE_BASE, else the organisation's domain.
+
+    Types identify the kind of problem, so they stay the same in every deployment (clients compare
+    them); they are not links into one deployment.
+    """
+    if configured:
+        return configured.rstrip("/") + "/"
+    return f"https://{domains[0]}/problems/" if domains else "/problems/"
 
 
 class FieldProblem(BaseModel):
@@ -44,7 +53,7 @@ class Problem(BaseModel):
         extra="allow",
         json_schema_extra={
             "example": {
-                "type": "https://policy.example.org/problems/not-found",
+                "type": "https://example.org/problems/not-found",
                 "title": "Not Found",
                 "status": 404,
                 "detail": "screening 6f1c… does not exist",

@@ -16,7 +16,7 @@ from app.auth import router as auth_router
 from app.auth.tokens import TokenVerifier
 from app.db import build_engine
 from app.docs import fill_organisation, install_docs, require_if_match, service_description, service_title
-from app.errors import install_error_handlers, problem_responses, problem_schema_components
+from app.errors import install_error_handlers, problem_responses, problem_schema_components, problem_type_base
 from app.escalation import router as escalation_router
 from app.escalation.wording import policy_text
 from app.incidents import router as incidents_router
@@ -121,6 +121,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.pack = pack
+    app.state.problem_type_base = problem_type_base(settings.problem_type_base, pack.organisation.domains)
     app.state.engine = engine or build_engine(settings)
     app.state.metrics = Metrics()
     app.state.token_verifier = TokenVerifier(settings)

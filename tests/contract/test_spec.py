@@ -180,13 +180,21 @@ def test_if_match_is_required_wherever_its_absence_is_428():
             assert op in guarded, f"{op['operationId']} takes If-Match but does not document 428"
 
 
-def test_servers_and_problem_types_come_from_the_public_base_url():
-    from fastapi.testclient import TestClient
-
+def test_servers_come_from_the_public_base_url():
     app = create_app(Settings(database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
     assert [s["url"] for s in app.openapi()["servers"]] == ["https://policy.example.org/"]
-    problem = TestClient(app).get("/v1/screenings").json()
-    assert problem["type"] == "https://policy.example.org/problems/unauthorized"
+
+
+def test_problem_types_come_from_the_pack_or_settings_not_the_deployment():
+    from fastapi.testclient import TestClient
+
+    from app.policy.pack import load_pack
+
+    domain = load_pack(None).organisation.domains[0]
+    app = create_app(Settings(database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    assert TestClient(app).get("/v1/screenings").json()["type"] == f"https://{domain}/problems/unauthorized"
+    app = create_app(Settings(database_url="sqlite:///:memory:", problem_type_base="https://errors.example.org/p"))
+    assert TestClient(app).get("/v1/screenings").json()["type"] == "https://errors.example.org/p/unauthorized"
 
 
 def test_docs_are_served_from_local_assets():
