@@ -7,14 +7,20 @@ PORT ?= 8000
 HOST ?= 127.0.0.1
 DATABASE_URL ?= sqlite:///./data/policy.db
 PYTEST_ARGS ?=
+# The lock files pin every runtime and dev package with hashes; `make lock` refreshes them with this pip-tools.
+PIP_TOOLS_VERSION := 7.6.2
+LOCK_DEV := requirements/dev.txt
+LOCK_RUNTIME := requirements/runtime.txt
+LOCK_VENV := .venv-lock
 export DATABASE_URL
 
-.PHONY: help venv run test lint openapi openapi-check ts-check bench-engine bench-http evaluate train train-check corpus-check clean
+.PHONY: help venv lock run test lint openapi openapi-check ts-check bench-engine bench-http evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
 	@echo "make test           run the whole test suite (SQLite, or DATABASE_URL)"
 	@echo "make lint           ruff"
+	@echo "make lock           re-resolve requirements/*.txt (hashed lock files) from pyproject.toml's ranges"
 	@echo "make openapi        regenerate openapi.json and openapi.md from the live spec"
 	@echo "make openapi-check  fail when openapi.json / openapi.md are stale"
 	@echo "make ts-check       generate TypeScript types from the spec and type-check a client (needs node)"
@@ -24,14 +30,27 @@ help:
 	@echo "make corpus-check   validate the labelled corpus (schema, labelling rules, duplicates, counts)"
 	@echo "make bench-engine   engine throughput;  make bench-http   HTTP load test"
 
-$(VENV)/.installed: pyproject.toml
+# Exactly the locked versions (hash-checked), then the project itself without resolving anything.
+$(VENV)/.installed: pyproject.toml $(LOCK_DEV)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --require-hashes -r $(LOCK_DEV)
+	$(PY) -m pip install --quiet --no-deps -e .
 	@touch $@
 
 venv: $(VENV)/.installed
+
+# Re-resolve both lock files from pyproject.toml (newest versions inside its ranges). The runtime lock
+# is constrained by the dev lock, so the image and the developers run the same versions.
+lock:
+	@test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && \
+		$(LOCK_VENV)/bin/pip install --quiet "pip-tools==$(PIP_TOOLS_VERSION)"; }
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --upgrade --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		--extra dev -o $(LOCK_DEV) pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes \
+		--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+		-c $(LOCK_DEV) -o $(LOCK_RUNTIME) pyproject.toml
 
 run: venv
 	@mkdir -p data
@@ -83,4 +102,4 @@ bench-http: venv
 	$(PY) -m bench.http
 
 clean:
-	rm -rf $(VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) data .pytest_cache .ruff_cache

@@ -21,7 +21,22 @@ from app.validation import CONTROL_CHARACTER_PATTERNS
 logger = logging.getLogger("app.errors")
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_BASE = "https://independenceproject.co.uk/problems/"
+
+
+def problem_type(app: Any, slug: str) -> str:
+    """Return a problem's `type` URI: the app's problem type base (see `problem_type_base`) + slug."""
+    return getattr(getattr(app, "state", None), "problem_type_base", "/problems/") + slug
+
+
+def problem_type_base(configured: str | None, domains: list[str]) -> str:
+    """Return the base of problem `type` URIs: POLICY_PROBLEM_TYPE_BASE, else the organisation's domain.
+
+    Types identify the kind of problem, so they stay the same in every deployment (clients compare
+    them); they are not links into one deployment.
+    """
+    if configured:
+        return configured.rstrip("/") + "/"
+    return f"https://{domains[0]}/problems/" if domains else "/problems/"
 
 
 class FieldProblem(BaseModel):
@@ -39,7 +54,7 @@ class Problem(BaseModel):
         extra="allow",
         json_schema_extra={
             "example": {
-                "type": "https://independenceproject.co.uk/problems/not-found",
+                "type": "https://example.org/problems/not-found",
                 "title": "Not Found",
                 "status": 404,
                 "detail": "screening 6f1c… does not exist",
@@ -163,7 +178,7 @@ def problem_response(
 ) -> JSONResponse:
     """Render one problem+json response; the only place the shape is built."""
     body: dict[str, Any] = {
-        "type": PROBLEM_BASE + slug,
+        "type": problem_type(request.app, slug),
         "title": title,
         "status": status,
         "detail": detail,

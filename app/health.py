@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,6 +17,10 @@ PUBLIC = {"security": []}
 
 class Health(BaseModel):
     """Liveness or readiness status."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"status": "ok"}, {"status": "ready", "database": "ok", "migrations": "head"}]}
+    )
 
     status: str
     database: str | None = None
@@ -69,7 +73,16 @@ def readyz(request: Request) -> Health:
     summary="Prometheus metrics",
     response_class=Response,
     responses={
-        200: {"content": {"text/plain": {"schema": {"type": "string"}}}, "description": "Prometheus text format."}
+        200: {
+            "content": {
+                "text/plain": {
+                    "schema": {"type": "string"},
+                    "example": "# TYPE http_requests_total counter\n"
+                    'http_requests_total{method="GET",route="/v1/policy",status="200"} 42.0\n',
+                }
+            },
+            "description": "Prometheus text format.",
+        }
     },
     openapi_extra=PUBLIC,
 )

@@ -15,13 +15,16 @@ from app import health
 from app.auth import router as auth_router
 from app.auth.tokens import TokenVerifier
 from app.db import build_engine
-from app.errors import install_error_handlers, problem_responses, problem_schema_components
+from app.docs import fill_organisation, install_docs, require_if_match, service_description, service_title
+from app.errors import install_error_handlers, problem_responses, problem_schema_components, problem_type_base
 from app.escalation import router as escalation_router
+from app.escalation.wording import policy_text
 from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
 from app.middleware import Metrics, RequestContextMiddleware
 from app.periodic import Periodic
 from app.policy import router as policy_router
+from app.policy.pack import PolicyPack, load_pack
 from app.privacy import router as privacy_router
 from app.privacy.service import Purger
 from app.screening import router as screening_router
@@ -29,14 +32,20 @@ from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
 from app.settings import Settings, get_settings
 
-API_DESCRIPTION = """\
-Puts the Independence Project Social Media policy into practice: screen posts before they are
-published, record derogatory-post incidents, run the escalation ladder the policy prescribes, and
-report the policy's review status.
 
-Every `/v1` operation needs a bearer token (`POST /v1/auth/token`, or `python -m app token` in
-development) carrying the operation's scope. Errors are RFC 9457 `application/problem+json`.
-"""
+class StartupError(RuntimeError):
+    """The service cannot start as configured (e.g. the policy pack does not load)."""
+
+
+def _load_policy(settings: Settings) -> PolicyPack:
+    # The pack words every verdict, clause and ladder step: without it the service must not serve.
+    try:
+        pack = load_pack(settings.policy_pack)
+        policy_text(settings.policy_pack)
+    except (ValueError, OSError) as exc:  # PackError and PolicyWordingError are ValueErrors
+        name = repr(settings.policy_pack) if settings.policy_pack else "(the bundled pack)"
+        raise StartupError(f"policy pack {name} failed to load; the service will not start: {exc}") from exc
+    return pack
 
 
 def _merge_security(schema: dict[str, Any]) -> None:
@@ -79,14 +88,16 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
     schema.setdefault("components", {}).setdefault("schemas", {}).update(problem_schema_components())
     _merge_security(schema)
     _document_media_type_errors(schema)
-    app.openapi_schema = schema
-    return schema
+    require_if_match(schema)
+    app.openapi_schema = fill_organisation(schema, app.state.pack.organisation.name)
+    return app.openapi_schema
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the application for `settings` (from the environment when omitted)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    pack = _load_policy(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -106,13 +117,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.state.engine.dispose()
 
     app = FastAPI(
-        title="Independence Project social-media policy service",
+        title=service_title(pack),
         version="1.0.0",
-        description=API_DESCRIPTION,
+        description=service_description(pack),
         lifespan=lifespan,
-        servers=[{"url": settings.public_base_url, "description": "Local default (`make run`)"}],
+        servers=[{"url": settings.public_base_url, "description": "This deployment (POLICY_PUBLIC_BASE_URL)"}],
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    app.state.pack = pack
+    app.state.problem_type_base = problem_type_base(settings.problem_type_base, pack.organisation.domains)
     app.state.engine = engine or build_engine(settings)
     app.state.metrics = Metrics()
     app.state.token_verifier = TokenVerifier(settings)
@@ -127,6 +142,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
 
+    install_docs(app)
     app.include_router(health.router)
     app.include_router(auth_router.router)
     app.include_router(screening_router.router)

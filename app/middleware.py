@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import PayloadTooLarge
+from app.errors import PayloadTooLarge, problem_type
 
 access_log = logging.getLogger("app.access")
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -68,7 +68,7 @@ async def _send_problem(scope: Scope, send: Send, request_id: str, *, status: in
     slug = members.pop("slug")
     body = json.dumps(
         {
-            "type": f"https://independenceproject.co.uk/problems/{slug}",
+            "type": problem_type(scope.get("app"), slug),
             "title": members.pop("title"),
             "status": status,
             "detail": members.pop("detail"),
@@ -187,7 +187,7 @@ class RequestContextMiddleware:
     async def _too_large(self, scope: Scope, send: Send, request_id: str, limit: int) -> None:
         body = json.dumps(
             {
-                "type": "https://independenceproject.co.uk/problems/payload-too-large",
+                "type": problem_type(scope.get("app"), "payload-too-large"),
                 "title": "Content Too Large",
                 "status": 413,
                 "detail": f"The request body is over the limit of {limit} bytes.",

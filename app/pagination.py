@@ -9,6 +9,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import Query
+from pydantic import BaseModel
 from sqlalchemy import and_, or_
 
 from app.errors import BadRequest
@@ -20,6 +21,15 @@ MAX_LIMIT = 200
 # over-long one is a bad cursor (400), like any other the service did not issue.
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
+
+
+def page_example(item_model: type[BaseModel], **fields: Any) -> dict[str, Any]:
+    """Return an example page for a list schema: ``fields``, one item and a real cursor.
+
+    The item is the item model's own first example, so a list documents the shape a client parses.
+    """
+    item = item_model.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    return {**fields, "items": [item], "next_cursor": EXAMPLE_CURSOR}
 
 
 def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID | str) -> str:
@@ -59,3 +69,8 @@ def split_page(rows: list[Any], limit: int, *, created_attr: str = "created_at")
     kept = rows[:limit]
     last = kept[-1]
     return kept, encode_cursor(getattr(last, created_attr), last.id)
+
+
+EXAMPLE_CURSOR = encode_cursor(
+    dt.datetime(2026, 1, 5, 10, 15, tzinfo=dt.UTC), uuid.UUID("3f2a9c1e-8b7d-4e6f-a5c4-1d2e3f4a5b6c")
+)

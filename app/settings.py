@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     public_base_url: str = "http://127.0.0.1:8000"
+    problem_type_base: str | None = Field(
+        default=None,
+        description="Base of problem `type` URIs; defaults to https://<the pack's first domain>/problems/.",
+    )
 
     policy_pack: str | None = None
     max_text_chars: int = Field(default=10_000, ge=1)

@@ -22,7 +22,21 @@ router = APIRouter(prefix="/v1/auth", tags=["auth"])
     summary="Issue an access token (OAuth2 client credentials)",
     response_model=TokenResponse,
     responses=problem_responses(400, 401, 413, 422, 429),
-    openapi_extra={"security": []},
+    openapi_extra={
+        "security": [],
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {
+                        "grant_type": "client_credentials",
+                        "client_id": "hr-system",
+                        "client_secret": "s3cr3t-shown-once-at-create-client",
+                        "scope": "incidents:write escalations:write",
+                    }
+                }
+            }
+        },
+    },
 )
 def issue_token(
     request: Request,

@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from app.pagination import page_example
 from app.validation import single_line
 
 
@@ -86,6 +87,8 @@ class AuthorityRead(BaseModel):
 
 class AuthorityPage(BaseModel):
     """One page of grants, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(AuthorityRead)]})
 
     items: list[AuthorityRead]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

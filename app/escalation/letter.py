@@ -1,4 +1,4 @@
-"""The draft legal letter "detailing Independence Project concerns", in Markdown or plain text.
+"""The draft legal letter "detailing <organisation> concerns", in Markdown or plain text.
 
 Built only from what HR recorded (subject reference, incidents, evidence) and the policy's own
 clauses; nothing is invented about the person. A manager edits and signs the draft.

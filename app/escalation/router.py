@@ -265,14 +265,14 @@ def decide_appeal(
 
 
 LETTER_EXAMPLE = (
-    "# DRAFT: letter detailing Independence Project concerns\n\n"
+    "# DRAFT: letter detailing {organisation} concerns\n\n"
     "Subject reference (as recorded by HR): vol-0042 (volunteer)\n...\n"
 )
 
 
 LETTER_TEXT_EXAMPLE = (
-    "DRAFT: letter detailing Independence Project concerns\n"
-    "=====================================================\n\n"
+    "DRAFT: letter detailing {organisation} concerns\n"
+    "==============================================\n\n"
     "Subject reference (as recorded by HR): vol-0042 (volunteer)\n...\n"
 )
 

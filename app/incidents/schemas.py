@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.escalation.ladder import Role, Stage, Status
+from app.pagination import page_example
 from app.validation import plain_text
 
 SubjectId = Annotated[
@@ -134,6 +135,8 @@ class IncidentRead(BaseModel):
 
 class IncidentPage(BaseModel):
     """One page of incidents, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(IncidentRead)]})
 
     items: list[IncidentRead]
     next_cursor: str | None = Field(

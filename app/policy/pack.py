@@ -18,7 +18,18 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PACKS_DIR = Path(__file__).parent / "packs"
-DEFAULT_PACK = "independence_project"
+
+
+def default_pack_name() -> str:
+    """Return the bundled pack used when POLICY_POLICY_PACK is unset: the only one shipped.
+
+    The organisation is named in its pack, never in Python; with several bundled packs the
+    deployment must choose one.
+    """
+    names = sorted(path.stem for path in PACKS_DIR.glob("*.toml"))
+    if len(names) != 1:
+        raise PackError(f"POLICY_POLICY_PACK must name one of the bundled packs {names}")
+    return names[0]
 
 RULE_IDS = (
     "SM-DEBATE",
@@ -242,7 +253,7 @@ class PolicyPack(_Frozen):
 
 def _resolve(source: str | None) -> Path:
     if source is None:
-        source = DEFAULT_PACK
+        source = default_pack_name()
     if "/" in source or "\\" in source or source.endswith(".toml"):
         path = Path(source)
     else:

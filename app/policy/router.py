@@ -145,6 +145,23 @@ def get_policy_review(review_id: uuid.UUID, principal: Reader, session: SessionD
         **created_response("Recorded; `Location` names the acknowledgement.", ACKNOWLEDGEMENT_LOCATION),
         **problem_responses(*COMMON_ERRORS, 409),
     },
+    # The body is optional (none: the caller acknowledges the current version), so FastAPI wraps
+    # its schema in anyOf-null; the examples go on the media type where readers look for them.
+    openapi_extra={
+        "requestBody": {
+            "content": {
+                "application/json": {
+                    "examples": {
+                        "self": {"summary": "The caller acknowledges the current version", "value": {}},
+                        "for_someone": {
+                            "summary": "HR records it for someone else (policy:write)",
+                            "value": {"person_id": "vol-0042"},
+                        },
+                    }
+                }
+            }
+        }
+    },
 )
 def create_acknowledgement(
     principal: Acknowledger,

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from app.pagination import page_example
 from app.policy.status import ReviewStatus
 
 VersionLabel = Annotated[
@@ -66,7 +67,7 @@ class PolicyStatusRead(BaseModel):
             "examples": [
                 {
                     "title": "Social Media",
-                    "organisation": "Independence Project",
+                    "organisation": "{organisation}",
                     "version": "2019-11",
                     "label": "Reviewed Nov 2019",
                     "last_reviewed": "2019-11-01",
@@ -117,6 +118,20 @@ class PolicyStatusRead(BaseModel):
 class PolicyClauseRead(BaseModel):
     """One clause of the policy: the rule id, the policy's own sentence, severity and remediation."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rule_id": "SM-ORG-EMAIL",
+                    "title": "Do not register with an organisation email",
+                    "text": "You must not use your {organisation} email address to register on such sites.",
+                    "severity": "medium",
+                    "remediation": "Register with a personal email address instead of your {organisation} one.",
+                }
+            ]
+        }
+    )
+
     rule_id: str = Field(examples=["SM-ORG-EMAIL"])
     title: str
     text: str = Field(description="The policy sentence the rule enforces, quoted verbatim.")
@@ -126,6 +141,18 @@ class PolicyClauseRead(BaseModel):
 
 class PolicyClauseList(BaseModel):
     """Every clause of the policy pack, in the pack's order."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": PolicyClauseRead.model_config["json_schema_extra"]["examples"],
+                    "count": 1,
+                    "policy_pack_version": "1.1.0",
+                }
+            ]
+        }
+    )
 
     items: list[PolicyClauseRead]
     count: int
@@ -172,6 +199,24 @@ class PolicyReviewCreate(BaseModel):
 class PolicyReviewRead(BaseModel):
     """One review in the policy's history."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5b1d2c3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+                    "source": "recorded",
+                    "version": "2026-11",
+                    "previous_version": "2019-11",
+                    "reviewed_on": "2026-11-20",
+                    "reviewer": "hr-lead",
+                    "summary": "Reviewed against current guidance; clauses unchanged.",
+                    "recorded_by": "hr-system",
+                    "created_at": "2026-11-20T14:02:11Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID = Field(description="Stable id; the pack's original review has a fixed one derived from the pack.")
     source: ReviewSource = Field(description="`pack` for the review printed in the policy, `recorded` for later ones.")
     version: str
@@ -187,6 +232,8 @@ class PolicyReviewRead(BaseModel):
 
 class PolicyReviewPage(BaseModel):
     """A page of the review history, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(PolicyReviewRead)]})
 
     items: list[PolicyReviewRead]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
@@ -215,6 +262,20 @@ class AcknowledgementCreate(BaseModel):
 class AcknowledgementRead(BaseModel):
     """One person's acknowledgement of one version."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "8c7b6a59-4d3e-4f2a-9b1c-0d9e8f7a6b5c",
+                    "person_id": "vol-0042",
+                    "version": "2026-11",
+                    "recorded_by": "hr-system",
+                    "acknowledged_at": "2026-11-21T09:30:00Z",
+                }
+            ]
+        }
+    )
+
     id: uuid.UUID
     person_id: str
     version: str
@@ -225,6 +286,8 @@ class AcknowledgementRead(BaseModel):
 class AcknowledgementPage(BaseModel):
     """A page of acknowledgements of one version, newest first."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(AcknowledgementRead, version="2026-11")]})
+
     version: str = Field(description="The version listed (the current one unless `version` was given).")
     items: list[AcknowledgementRead]
     next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
@@ -232,6 +295,10 @@ class AcknowledgementPage(BaseModel):
 
 class OutstandingPerson(BaseModel):
     """A person known to the service who has not acknowledged the current version."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"person_id": "emp-1042", "last_acknowledged_version": "2019-11"}]}
+    )
 
     person_id: str
     last_acknowledged_version: str | None = Field(
@@ -241,6 +308,10 @@ class OutstandingPerson(BaseModel):
 
 class OutstandingPage(BaseModel):
     """Known people who have not acknowledged the current version, ordered by person id."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [page_example(OutstandingPerson, version="2026-11", total=1)]}
+    )
 
     version: str = Field(description="The current version.")
     total: int = Field(ge=0, description="How many people are outstanding in all (not only on this page).")

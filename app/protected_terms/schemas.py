@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.pagination import page_example
 from app.validation import single_line
 
 
@@ -58,6 +59,8 @@ class ProtectedTermRead(BaseModel):
 
 class ProtectedTermPage(BaseModel):
     """One page of protected terms, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(ProtectedTermRead)]})
 
     items: list[ProtectedTermRead]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

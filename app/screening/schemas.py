@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.pagination import page_example
 from app.screening.types import AuthorRole, Severity, Verdict
 from app.validation import MULTI_LINE_PATTERN, single_line
 
@@ -161,7 +162,7 @@ class ScreeningRead(BaseModel):
                     "findings": [
                         {
                             "rule_id": "SM-AFFILIATION",
-                            "clause": "You may say that you work for Independence Project…",
+                            "clause": "If you tell others that you work for {organisation}…",
                             "severity": "low",
                             "confidence": 0.9,
                             "spans": [{"start": 25, "end": 35}],
@@ -212,12 +213,20 @@ class ScreeningRead(BaseModel):
 class ScreeningBatchRead(BaseModel):
     """The results of a batch, in the order of the request."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"items": ScreeningRead.model_config["json_schema_extra"]["examples"], "count": 1}]
+        }
+    )
+
     items: list[ScreeningRead]
     count: int
 
 
 class ScreeningPage(BaseModel):
     """One page of stored screenings, newest first."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [page_example(ScreeningRead)]})
 
     items: list[ScreeningRead]
     next_cursor: str | None = Field(default=None, description="Pass as `cursor` for the next page.")

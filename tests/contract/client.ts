@@ -17,6 +17,10 @@ type AdvanceEscalation = paths["/v1/escalations/{subject_id}/advance"]["post"];
 export type AdvanceRequest = AdvanceEscalation["requestBody"]["content"]["application/json"];
 export type CaseRead = AdvanceEscalation["responses"][200]["content"]["application/json"];
 type AdvancePath = AdvanceEscalation["parameters"]["path"];
+// The spec declares If-Match required (its absence is a 428), so the generated header type demands it:
+// this line stops compiling if the spec ever makes it optional again.
+type AdvanceHeaders = AdvanceEscalation["parameters"]["header"];
+export const ifMatchIsRequired: {} extends Pick<AdvanceHeaders, "If-Match"> ? never : true = true;
 
 /** Either the operation's result or the RFC 9457 problem the service answered with. */
 export type Outcome<T> =
@@ -75,7 +79,7 @@ export function advanceEscalation(
   body: AdvanceRequest,
   idempotencyKey?: string,
 ): Promise<Outcome<CaseRead>> {
-  const headers: Record<string, string> = { "If-Match": `"${version}"` };
+  const headers: Record<string, string> & AdvanceHeaders = { "If-Match": `"${version}"` };
   if (idempotencyKey) headers["Idempotency-Key"] = idempotencyKey;
   return send(options, "POST", `/v1/escalations/${encodeURIComponent(path.subject_id)}/advance`, body, headers);
 }

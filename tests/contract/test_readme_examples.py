@@ -4,8 +4,13 @@ The `sh` blocks that call `curl` or `python -m app` are run in order, in one bas
 variables such as `$SCREENING_ID` carry over, as they would in a reader's terminal), against
 `uvicorn` on a free port with a fresh SQLite file. Only `127.0.0.1:8000` is replaced by that port;
 `TOKEN` comes from the README's own `python -m app token` block. `curl` is wrapped to report each
-HTTP status on a side channel; a block passes when it exits 0 and every status is 2xx, except that
-a block annotated `# -> 409 Conflict` expects its last request to answer 409.
+HTTP status on a side channel.
+
+A block passes when it exits 0, every status is 2xx (except that a block annotated
+`# -> 409 Conflict` expects its last request to answer 409), and it prints what it says: each
+`#=> text` line must equal a line of the block's output, where `...` stands for any run of
+characters (ids, times). Every block checks something beyond its exit code: an expected status,
+or at least one `#=>` line.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ pytestmark = pytest.mark.slow
 README = PROJECT_ROOT / "README.md"
 BLOCK = re.compile(r"^```sh\n(.*?)^```", re.S | re.M)
 EXPECT = re.compile(r"#\s*->\s*(\d{3})\b")
+OUTPUT = re.compile(r"^\s*#=> ?(.*)$", re.M)
 RUNNABLE = re.compile(r"\bcurl\b|python -m app (token|create-client)")
 
 
@@ -40,6 +46,34 @@ def test_readme_has_runnable_examples():
     text = README.read_text(encoding="utf-8")
     assert text.index("make run") < text.index("make test") < text.index("curl ")
     assert re.search(r"create-client", text) and "printed" in text
+
+
+def _matches(expected: str, line: str) -> bool:
+    pattern = ".*".join(re.escape(part) for part in expected.strip().split("..."))
+    return re.fullmatch(pattern, line.strip()) is not None
+
+
+def missing_output(block: str, output: str) -> list[str]:
+    """The block's `#=>` lines that no line of its output matches."""
+    lines = output.splitlines()
+    return [want for want in OUTPUT.findall(block) if not any(_matches(want, line) for line in lines)]
+
+
+def test_every_example_checks_more_than_its_exit_code():
+    unchecked = [b.strip().splitlines()[0] for b in readme_blocks() if not (EXPECT.search(b) or OUTPUT.search(b))]
+    assert unchecked == [], f"blocks with neither `# -> status` nor `#=> output`: {unchecked}"
+
+
+def test_output_lines_are_matched_with_wildcards():
+    block = "curl ... | jq -c .\n#=> {\"id\": \"...\", \"verdict\": \"block\"}\n"
+    assert missing_output(block, 'noise\n{"id": "3f2a", "verdict": "block"}\n') == []
+    assert missing_output(block, '{"id": "3f2a", "verdict": "allow"}\n') == ['{"id": "...", "verdict": "block"}']
+    assert missing_output(block, "") != []
+
+
+def test_readme_tells_how_to_install_jq():
+    text = README.read_text(encoding="utf-8")
+    assert "apt-get install" in text and "jq" in text
 
 
 def test_readme_shows_every_operation():
@@ -71,7 +105,8 @@ def _script(blocks: list[str], port: int, status_dir: str) -> str:
     ]
     for i, block in enumerate(blocks):
         body = block.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-        lines += [f"echo '__BLOCK__{i}'", "{", body, f"}} 2> {status_dir}/{i}.err", f"echo \"__RC__$?\" >> {status_dir}/{i}.err"]
+        # The marker starts a line even when the previous block's output did not end with one.
+        lines += [f"printf '\\n__BLOCK__{i}\\n'", "{", body, f"}} 2> {status_dir}/{i}.err", f"echo \"__RC__$?\" >> {status_dir}/{i}.err"]
     return "\n".join(lines) + "\n"
 
 
@@ -99,11 +134,13 @@ def test_readme_examples_run_as_written(server):
         else:
             ok = ok and all(200 <= s < 300 for s in statuses)
         output = outputs[i] if i < len(outputs) else ""
-        if not ok:
+        unmatched = missing_output(block, output)
+        if not ok or unmatched:
             first = block.strip().splitlines()[0]
             stderr = re.sub(r"__(STATUS|RC)__\d+\n?", "", err)
             failures.append(
                 f"block {i} ({first[:80]}): exit {rc}, statuses {statuses}, expected "
-                f"{expect.group(1) if expect else '2xx'}\n  stdout: {output[-400:]!r}\n  stderr: {stderr[-400:]!r}"
+                f"{expect.group(1) if expect else '2xx'}, output lines not printed {unmatched}\n"
+                f"  stdout: {output[-600:]!r}\n  stderr: {stderr[-400:]!r}"
             )
     assert not failures, "README examples that do not run as written:\n" + "\n".join(failures)

@@ -124,6 +124,96 @@ def test_request_bodies_have_examples_and_forbid_unknown_fields(method, path, op
             assert has_example, f"{name} has no example"
 
 
+def _has_example(media: dict, components: dict) -> bool:
+    """True when the media type, or the schema it names (directly or as an anyOf branch), has an example."""
+    if media.get("example") is not None or media.get("examples"):
+        return True
+    schema = media.get("schema", {})
+    for candidate in [schema, *schema.get("anyOf", [])]:
+        if "$ref" in candidate:
+            target = components[candidate["$ref"].rsplit("/", 1)[-1]]
+            if target.get("example") is not None or target.get("examples"):
+                return True
+    return False
+
+
+BODIES = [
+    (op["operationId"], media_type, media)
+    for _, _, op in OPERATIONS
+    for media_type, media in op.get("requestBody", {}).get("content", {}).items()
+]
+SUCCESS_CONTENTS = [
+    (op["operationId"], status, media_type, media)
+    for _, _, op in OPERATIONS
+    for status, response in op["responses"].items()
+    if status.startswith("2")
+    for media_type, media in response.get("content", {}).items()
+]
+
+
+def test_every_request_body_has_an_example():
+    assert len(BODIES) >= 12
+    components = SPEC["components"]["schemas"]
+    missing = [f"{op_id} ({media_type})" for op_id, media_type, media in BODIES if not _has_example(media, components)]
+    assert missing == [], f"request bodies without an example: {missing}"
+
+
+def test_every_success_response_has_an_example():
+    assert len(SUCCESS_CONTENTS) >= 30
+    components = SPEC["components"]["schemas"]
+    missing = [
+        f"{op_id} {status} ({media_type})"
+        for op_id, status, media_type, media in SUCCESS_CONTENTS
+        if not _has_example(media, components)
+    ]
+    assert missing == [], f"2xx responses without an example: {missing}"
+
+
+def test_if_match_is_required_wherever_its_absence_is_428():
+    guarded = [op for _, _, op in OPERATIONS if "428" in op["responses"]]
+    assert len(guarded) >= 4
+    for op in guarded:
+        if_match = [p for p in op.get("parameters", []) if p["in"] == "header" and p["name"].lower() == "if-match"]
+        assert len(if_match) == 1 and if_match[0]["required"] is True, op["operationId"]
+    for _, _, op in OPERATIONS:
+        if any(p["name"].lower() == "if-match" for p in op.get("parameters", [])):
+            assert op in guarded, f"{op['operationId']} takes If-Match but does not document 428"
+
+
+def test_servers_come_from_the_public_base_url():
+    app = create_app(Settings(database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    assert [s["url"] for s in app.openapi()["servers"]] == ["https://policy.example.org/"]
+
+
+def test_problem_types_come_from_the_pack_or_settings_not_the_deployment():
+    from fastapi.testclient import TestClient
+
+    from app.policy.pack import load_pack
+
+    domain = load_pack(None).organisation.domains[0]
+    app = create_app(Settings(database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    assert TestClient(app).get("/v1/screenings").json()["type"] == f"https://{domain}/problems/unauthorized"
+    app = create_app(Settings(database_url="sqlite:///:memory:", problem_type_base="https://errors.example.org/p"))
+    assert TestClient(app).get("/v1/screenings").json()["type"] == "https://errors.example.org/p/unauthorized"
+
+
+def test_docs_are_served_from_local_assets():
+    from fastapi.testclient import TestClient
+
+    client = TestClient(create_app(Settings(database_url="sqlite:///:memory:")))
+    page = client.get("/docs")
+    assert page.status_code == 200
+    html = page.text
+    assert "SwaggerUIBundle" in html
+    assert not re.search(r"(?:https?:)?//[A-Za-z0-9.-]+", html), "the docs page references another host"
+    assets = re.findall(r'(?:src|href)="(/[^"]+)"', html)
+    assert {a.rsplit("/", 1)[-1] for a in assets} >= {"swagger-ui-bundle.js", "swagger-ui.css"}
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 100, asset
+    assert client.get("/redoc").status_code == 404  # ReDoc would load its script from a CDN
+
+
 def test_post_operations_accept_idempotency_key():
     missing = [
         f"POST {path}"

@@ -25,7 +25,7 @@ from app.escalation.ladder import (
     next_actions,
     record_incident,
 )
-from app.escalation.wording import FALLBACK_LADDER
+from app.escalation.wording import policy_text
 
 
 def _with_incident(state: CaseState) -> CaseState:
@@ -153,7 +153,7 @@ def test_decisions_need_a_pending_appeal():
 
 
 def test_next_actions_quote_the_policy():
-    wording = dict(FALLBACK_LADDER)
+    wording = policy_text().wording()
     first = next_actions(_with_incident(CaseState(role=Role.STAFF)), wording)
     advance = next(a for a in first if a.action is Action.ADVANCE)
     assert advance.to_stage is Stage.SPOKEN_TO

@@ -37,7 +37,7 @@ class OrgEmailDetector(LexiconDetector):
     def __init__(self, pack: PolicyPack) -> None:
         super().__init__(pack)
         self._domains = tuple(d.lower().strip(".") for d in pack.organisation.email_domains)
-        # The registrable label without punctuation ("independenceproject"), for look-alikes.
+        # The registrable label without punctuation ("example" for example.org.uk), for look-alikes.
         self._labels = tuple(d.split(".")[0].replace("-", "") for d in self._domains)
 
     def classify(self, email: str) -> str | None:

@@ -25,7 +25,7 @@ class OrgMentionDetector(BaseDetector):
     misspelling), ``org.public_contact`` (its public phone or company number, which identify it but
     are not confidential), ``org.implicit`` ("the centre", "I.P.", "a charity round here") and
     ``org.workplace`` ("my work", "at work": the author's workplace, not necessarily identified).
-    Same-words-other-sense phrases (Independence Day, an IP address, a leisure centre) suppress
+    Same-words-other-sense phrases (the pack's ``not_references``: a holiday, an IP address, a leisure centre) suppress
     overlapping matches.
 
     Args:

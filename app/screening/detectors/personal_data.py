@@ -171,6 +171,8 @@ class PersonalDataDetector(LexiconDetector):
         org = pack.organisation
         self._public_digits = frozenset(re.sub(r"\D", "", p) for p in [*org.phones, org.company_number or ""] if p)
         self._public_email = (org.public_email or "").lower()
+        # The words of the organisation's name ("X Project", age 7) are the workplace, never a child.
+        self._not_names = _NOT_NAMES | {normalize_text(word) for word in org.name.split()}
 
     def extra(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Run the validated patterns (only those the text can match)."""
@@ -276,12 +278,12 @@ class PersonalDataDetector(LexiconDetector):
         has_digit = doc.has_digit or first_digit is not None
         for m in _NAME_AGE.finditer(original) if has_digit else ():
             age = next(int(g) for g in m.groups()[1:] if g)
-            if age <= 25 and normalize_text(m.group(1)) not in _NOT_NAMES:
+            if age <= 25 and normalize_text(m.group(1)) not in self._not_names:
                 seen.add(m.start())
                 out.append(Signal("pii.name_age", Span(m.start(), m.end(1)), 0.8, self.name,
                                   "name_with_age", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
         for m in _NAME_FAMILY.finditer(original) if "'s " in original else ():
-            if normalize_text(m.group(1)) not in _NOT_NAMES:
+            if normalize_text(m.group(1)) not in self._not_names:
                 seen.add(m.start())
                 out.append(Signal("pii.name_family", Span(m.start(), m.end(1)), 0.75, self.name,
                                   "name_with_family", _name_key(m.group(1)), "[NAME]"))  # fmt: skip
@@ -296,7 +298,7 @@ class PersonalDataDetector(LexiconDetector):
                 age, start, end = int(m.group(1)), m.start(2), m.end(2)
             else:
                 age, start, end = int(m.group(4)), m.start(3), m.end(3)
-            if age <= 25 and normalize_text(original[start:end]) not in _NOT_NAMES:
+            if age <= 25 and normalize_text(original[start:end]) not in self._not_names:
                 seen.add(start)
                 out.append(Signal("pii.name_age", Span(start, end), 0.8, self.name,
                                   "name_with_age", _name_key(original[start:end]), "[NAME]"))  # fmt: skip
@@ -333,7 +335,7 @@ _DIMINUTIVE = re.compile(r"\b(?:(my|our)\s+)?(little|lil|wee)\s+$", re.IGNORECAS
 
 # Capitalised words that the name-with-age pattern would otherwise take for a name.
 _NOT_NAMES = frozenset(
-    "project centre center charity office independence "  # the workplace, never a child
+    "project centre center charity office "  # the workplace, never a child (plus the pack's own name)
     "year years aged age level stage step room group class team week day days page part episode "
     "chapter number no season series size grade key top under over the and jan feb mar apr may "
     "jun jul aug sep sept oct nov dec".split()
