@@ -4,6 +4,13 @@ SQLite (default, zero set-up) and PostgreSQL (production) behave the same way fo
 every write transaction on SQLite starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue
 on the database lock instead of failing half-way through, which is what PostgreSQL row locks and
 conditional updates give us there.
+
+Reads must not queue behind writers, though: on SQLite a request with a safe method (GET, HEAD)
+gets its session from a second, read-only engine whose transactions begin deferred, so WAL gives
+them a snapshot without taking the write lock, on connections of their own (the writer pool has
+one connection per process, which may be waiting for another process's write lock). Those
+connections are `PRAGMA query_only`, so a write slipped into a GET fails loudly at once instead of
+surfacing as a rare "database is locked" under load.
 """
 
 from __future__ import annotations
@@ -69,8 +76,12 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+#: Read connections per process on SQLite: WAL readers run in parallel, a few cover the thread pool.
+READ_POOL_SIZE = 4
+
+
 def build_engine(settings: Settings) -> Engine:
-    """Create the one engine a process uses, tuned for the configured database."""
+    """Create the one engine a process writes with, tuned for the configured database."""
     url = settings.database_url
     if settings.is_sqlite and make_url(url).database in (None, "", ":memory:"):
         # One shared in-memory database (tooling such as the OpenAPI generator).
@@ -79,15 +90,7 @@ def build_engine(settings: Settings) -> Engine:
         return engine
     if settings.is_sqlite:
         _prepare_sqlite_file(url)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
-            pool_size=settings.db_pool_size or 1,
-            max_overflow=0,
-            pool_timeout=60,
-        )
-        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
-        return engine
+        return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or 1, read_only=False)
     return create_engine(
         url,
         pool_size=settings.db_pool_size or 5,
@@ -96,7 +99,31 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+def build_read_engine(settings: Settings, engine: Engine) -> Engine:
+    """Return the engine safe-method requests read with: `engine` itself, except on a SQLite file.
+
+    There it is a pool of read-only connections whose transactions begin deferred (a WAL snapshot,
+    no write lock), so reads neither wait for a writer nor for this process's writer connection.
+    """
+    if not settings.is_sqlite or make_url(settings.database_url).database in (None, "", ":memory:"):
+        return engine
+    return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or READ_POOL_SIZE, read_only=True)
+
+
+
+def _sqlite_file_engine(settings: Settings, *, pool_size: int, read_only: bool) -> Engine:
+    engine = create_engine(
+        settings.database_url,
+        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+    )
+    _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms, read_only=read_only)
+    return engine
+
+
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: bool = False) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; SQLAlchemy documents
     # taking over: disable it on connect and emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
@@ -107,14 +134,21 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if read_only:
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
+
+    # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting (its
+    # snapshot is stale once another writer commits), so writers take the lock up front and queue
+    # in the busy handler; readers, which never write (query_only), take a snapshot instead.
+    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Autocommit connections (readiness probes) must not queue behind writers.
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
 
 
 def get_engine(request: Request) -> Engine:
@@ -122,9 +156,18 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+#: Methods that never change state: their requests read through the read engine.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """Yield one session per request; routes commit before they answer, this only cleans up."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    """Yield one session per request; routes commit before they answer, this only cleans up.
+
+    Safe-method requests get the read engine (on SQLite: deferred, read-only transactions).
+    """
+    state = request.app.state
+    engine = state.read_engine if request.method in SAFE_METHODS else state.engine
+    with Session(engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -46,7 +46,8 @@ def healthz() -> Health:
 )
 def readyz(request: Request) -> Health:
     """Answer 200 when the database answers and its schema is at the migrations' head, else 503."""
-    engine = request.app.state.engine
+    # The read engine: on SQLite the writer pool's one connection may be queued behind a writer.
+    engine = request.app.state.read_engine
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("SELECT 1"))

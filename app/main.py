@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from app import health
 from app.auth import router as auth_router
 from app.auth.tokens import TokenVerifier
-from app.db import build_engine
+from app.db import build_engine, build_read_engine
 from app.errors import install_error_handlers, problem_responses, problem_schema_components
 from app.escalation import router as escalation_router
 from app.incidents import router as incidents_router
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         if sealer is not None:
             await sealer.stop()
         app.state.engine.dispose()
+        app.state.read_engine.dispose()
 
     app = FastAPI(
         title="Independence Project social-media policy service",
@@ -108,6 +109,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.engine = engine or build_engine(settings)
+    # A caller that passes its engine (tests) reads through it too.
+    app.state.read_engine = engine or build_read_engine(settings, app.state.engine)
     app.state.metrics = Metrics()
     app.state.token_verifier = TokenVerifier(settings)
 
