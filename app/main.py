@@ -111,7 +111,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine or build_engine(settings)
     # A caller that passes its engine (tests) reads through it too.
     app.state.read_engine = engine or build_read_engine(settings, app.state.engine)
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(settings.prometheus_multiproc_dir)
     app.state.token_verifier = TokenVerifier(settings)
 
     install_error_handlers(app)

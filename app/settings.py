@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     public_base_url: str = "http://127.0.0.1:8000"
 
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR"),
+        description="prometheus_client's multiprocess directory: set it (and empty it before the "
+        "workers start) when running several workers, so /metrics sums them all.",
+    )
+
     policy_pack: str | None = None
     max_text_chars: int = Field(default=10_000, ge=1)
     max_batch_size: int = Field(default=100, ge=1)
