@@ -9,7 +9,7 @@ DATABASE_URL ?= sqlite:///./data/policy.db
 PYTEST_ARGS ?=
 export DATABASE_URL
 
-.PHONY: help venv run test lint openapi openapi-check ts-check bench-engine bench-http evaluate train train-check corpus-check clean
+.PHONY: help venv run test lint openapi openapi-check ts-check bench-engine bench-http bench-mixed evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
@@ -23,6 +23,7 @@ help:
 	@echo "make train-check    retrain into a temporary file and check it predicts what the shipped model does"
 	@echo "make corpus-check   validate the labelled corpus (schema, labelling rules, duplicates, counts)"
 	@echo "make bench-engine   engine throughput;  make bench-http   HTTP load test"
+	@echo "make bench-mixed    the realistic mix (screenings, incidents, lists, policy) with 2 workers, next to /healthz"
 
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=python3.11)")'
@@ -81,6 +82,9 @@ bench-engine: venv
 
 bench-http: venv
 	$(PY) -m bench.http
+
+bench-mixed: venv
+	$(PY) -m bench.mixed
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
