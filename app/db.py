@@ -16,6 +16,8 @@ surfacing as a rare "database is locked" under load.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -123,6 +125,10 @@ def _sqlite_file_engine(settings: Settings, *, pool_size: int, read_only: bool) 
     return engine
 
 
+#: How long a writer's one attempt at the write lock waits (SQLite's busy handler) before retrying.
+WRITE_LOCK_POLL_MS = 2
+
+
 def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: bool = False) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; SQLAlchemy documents
     # taking over: disable it on connect and emit BEGIN ourselves.
@@ -133,22 +139,46 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: 
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         if read_only:
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute(f"PRAGMA busy_timeout={min(int(busy_timeout_ms), WRITE_LOCK_POLL_MS)}")
         cursor.close()
 
     # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting (its
-    # snapshot is stale once another writer commits), so writers take the lock up front and queue
-    # in the busy handler; readers, which never write (query_only), take a snapshot instead.
-    begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
-
+    # snapshot is stale once another writer commits), so writers take the lock up front with
+    # BEGIN IMMEDIATE; readers, which never write (query_only), take a WAL snapshot instead.
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Autocommit connections (readiness probes) must not queue behind writers.
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return
-        connection.exec_driver_sql(begin)
+        if read_only:
+            connection.exec_driver_sql("BEGIN")
+        else:
+            _begin_immediate(connection, busy_timeout_ms)
+
+
+def _begin_immediate(connection: Any, busy_timeout_ms: int) -> None:
+    """Take the write lock, retrying every few milliseconds until the busy timeout.
+
+    SQLite's busy handler backs off to 100 ms sleeps, so a writer in one process that waits for
+    another's lock sleeps through most of the moments it is free while the other process's next
+    writer takes it again at once: under load one worker starves the other. Short waits in a
+    loop keep every waiting worker within a few milliseconds of each release.
+    """
+    raw = connection.connection.dbapi_connection
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while time.monotonic() < deadline:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                raise
+    # Out of time: one last attempt through SQLAlchemy, which raises its usual wrapped error.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_engine(request: Request) -> Engine:
