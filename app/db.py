@@ -112,7 +112,6 @@ def build_read_engine(settings: Settings, engine: Engine) -> Engine:
     return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or READ_POOL_SIZE, read_only=True)
 
 
-
 def _sqlite_file_engine(settings: Settings, *, pool_size: int, read_only: bool) -> Engine:
     engine = create_engine(
         settings.database_url,
@@ -175,7 +174,7 @@ def _begin_immediate(connection: Any, busy_timeout_ms: int) -> None:
             raw.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes keep it in the low byte
                 raise
     # Out of time: one last attempt through SQLAlchemy, which raises its usual wrapped error.
     connection.exec_driver_sql("BEGIN IMMEDIATE")

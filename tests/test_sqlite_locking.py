@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from app.auth.tokens import create_access_token
-from app.db import build_read_engine
+from app.db import build_engine, build_read_engine
 from app.main import create_app
 from tests.conftest import create_database, make_settings, migrate
 from tests.incidents.factories import incident_body
@@ -94,6 +94,22 @@ def test_a_writer_queues_behind_the_lock_and_succeeds_once_released(sqlite_app):
     response = result["response"]
     assert response.status_code == 201, response.text  # type: ignore[attr-defined]
     assert 0.4 < result["elapsed"] < BUSY_TIMEOUT_MS / 1000  # type: ignore[operator]
+
+
+def test_a_writer_gives_up_with_the_usual_error_after_the_busy_timeout(sqlite_app):
+    _, path, settings = sqlite_app
+    engine = build_engine(settings.model_copy(update={"sqlite_busy_timeout_ms": 300}))
+    holder = _hold_write_lock(path)
+    try:
+        started = time.perf_counter()
+        with pytest.raises(OperationalError, match="database is locked"):
+            with engine.begin() as connection:
+                connection.execute(text("DELETE FROM auth_failure"))
+        assert 0.3 <= time.perf_counter() - started < 3
+    finally:
+        holder.rollback()
+        holder.close()
+        engine.dispose()
 
 
 def test_read_connections_refuse_writes(sqlite_app):
