@@ -75,8 +75,6 @@ def readyz(request: Request) -> Health:
     openapi_extra=PUBLIC,
 )
 def metrics(request: Request) -> Response:
-    """Request counts and latency histograms by route template, in Prometheus text format.
-
-    With PROMETHEUS_MULTIPROC_DIR set, the figures are the sum over every worker of the instance.
-    """
+    """Request counts and latency histograms by route template, in Prometheus text format."""
+    # With PROMETHEUS_MULTIPROC_DIR set, `exposition` sums every worker of the instance.
     return Response(generate_latest(request.app.state.metrics.exposition), media_type=CONTENT_TYPE_LATEST)
