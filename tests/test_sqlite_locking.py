@@ -65,7 +65,7 @@ def test_reads_answer_promptly_while_another_writer_holds_the_lock(sqlite_app):
             elapsed = time.perf_counter() - started
             assert response.status_code == 200, (url, response.text)
             assert elapsed < 1.0, f"GET {url} took {elapsed:.2f}s behind the write lock"
-        # A snapshot read: the uncommitted incident list is what was committed before the lock.
+        # Reads see what was committed before the lock was taken, never the holder's open transaction.
         assert [i["id"] for i in client.get("/v1/incidents").json()["items"]] == [created.json()["id"]]
     finally:
         holder.rollback()

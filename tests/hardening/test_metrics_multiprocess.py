@@ -1,12 +1,16 @@
 """/metrics sums every worker: N requests spread over two uvicorn workers count N from either.
 
 Without prometheus_client's multiprocess mode each worker answers a scrape with its own counters,
-so the total a scrape sees depends on which worker it reaches.
+so the total a scrape sees depends on which worker it reaches. A worker that dies keeps its
+requests in the totals (uvicorn replaces it; its files stay in the directory).
 """
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -56,3 +60,15 @@ def test_request_counter_is_summed_over_workers(tmp_path):
         # Every scrape, whichever worker answers it, sees every request.
         totals = {_healthz_total(server.base_url) for _ in range(6)}
         assert totals == {sent}, f"{sent} requests in all, scrapes saw {sorted(totals)}"
+
+        # A worker dies; uvicorn starts another; the dead one's requests still count.
+        os.kill(int(min(_pids_with_files(metrics_dir))), signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while server.log_path.read_text(errors="replace").count("Application startup complete") < 3:
+            assert time.monotonic() < deadline, "uvicorn did not replace the killed worker"
+            time.sleep(0.2)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            assert list(pool.map(_get_healthz, [server.base_url] * BATCH)) == [200] * BATCH
+        sent += BATCH
+        totals = {_healthz_total(server.base_url) for _ in range(6)}
+        assert totals == {sent}, f"after a worker died: {sent} requests in all, scrapes saw {sorted(totals)}"
