@@ -14,7 +14,7 @@ LOCK_RUNTIME := requirements/runtime.txt
 LOCK_VENV := .venv-lock
 export DATABASE_URL
 
-.PHONY: help venv lock run test lint openapi openapi-check ts-check bench-engine bench-http evaluate train train-check corpus-check clean
+.PHONY: help venv lock run test lint openapi openapi-check ts-check bench-engine bench-http bench-mixed evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
@@ -29,6 +29,7 @@ help:
 	@echo "make train-check    retrain into a temporary file and check it predicts what the shipped model does"
 	@echo "make corpus-check   validate the labelled corpus (schema, labelling rules, duplicates, counts)"
 	@echo "make bench-engine   engine throughput;  make bench-http   HTTP load test"
+	@echo "make bench-mixed    the realistic mix (screenings, incidents, lists, policy) with 2 workers, next to /healthz"
 
 # Exactly the locked versions (hash-checked), then the project itself without resolving anything.
 $(VENV)/.installed: pyproject.toml $(LOCK_DEV)
@@ -100,6 +101,9 @@ bench-engine: venv
 
 bench-http: venv
 	$(PY) -m bench.http
+
+bench-mixed: venv
+	$(PY) -m bench.mixed
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) data .pytest_cache .ruff_cache

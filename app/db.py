@@ -4,11 +4,20 @@ SQLite (default, zero set-up) and PostgreSQL (production) behave the same way fo
 every write transaction on SQLite starts with ``BEGIN IMMEDIATE`` so that concurrent writers queue
 on the database lock instead of failing half-way through, which is what PostgreSQL row locks and
 conditional updates give us there.
+
+Reads must not queue behind writers, though: on SQLite a request with a safe method (GET, HEAD)
+gets its session from a second, read-only engine whose transactions begin deferred, so WAL gives
+them a snapshot without taking the write lock, on connections of their own (the writer pool has
+one connection per process, which may be waiting for another process's write lock). Those
+connections are `PRAGMA query_only`, so a write slipped into a GET fails loudly at once instead of
+surfacing as a rare "database is locked" under load.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -69,8 +78,12 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
+#: Read connections per process on SQLite: WAL readers run in parallel, a few cover the thread pool.
+READ_POOL_SIZE = 4
+
+
 def build_engine(settings: Settings) -> Engine:
-    """Create the one engine a process uses, tuned for the configured database.
+    """Create the one engine a process writes with, tuned for the configured database.
 
     `hide_parameters`: SQL parameters hold post text, summaries and phone numbers, so an error's
     message (and any traceback that prints it) shows the statement without them.
@@ -85,16 +98,7 @@ def build_engine(settings: Settings) -> Engine:
         return engine
     if settings.is_sqlite:
         _prepare_sqlite_file(url)
-        engine = create_engine(
-            url,
-            connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
-            pool_size=settings.db_pool_size or 1,
-            max_overflow=0,
-            pool_timeout=60,
-            hide_parameters=True,
-        )
-        _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms)
-        return engine
+        return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or 1, read_only=False)
     return create_engine(
         url,
         pool_size=settings.db_pool_size or 5,
@@ -104,7 +108,35 @@ def build_engine(settings: Settings) -> Engine:
     )
 
 
-def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
+def build_read_engine(settings: Settings, engine: Engine) -> Engine:
+    """Return the engine safe-method requests read with: `engine` itself, except on a SQLite file.
+
+    There it is a pool of read-only connections whose transactions begin deferred (a WAL snapshot,
+    no write lock), so reads neither wait for a writer nor for this process's writer connection.
+    """
+    if not settings.is_sqlite or make_url(settings.database_url).database in (None, "", ":memory:"):
+        return engine
+    return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or READ_POOL_SIZE, read_only=True)
+
+
+def _sqlite_file_engine(settings: Settings, *, pool_size: int, read_only: bool) -> Engine:
+    engine = create_engine(
+        settings.database_url,
+        connect_args={"check_same_thread": False, "timeout": settings.sqlite_busy_timeout_ms / 1000},
+        pool_size=pool_size,
+        max_overflow=0,
+        pool_timeout=60,
+        hide_parameters=True,
+    )
+    _install_sqlite_pragmas(engine, settings.sqlite_busy_timeout_ms, read_only=read_only)
+    return engine
+
+
+#: How long a writer's one attempt at the write lock waits (SQLite's busy handler) before retrying.
+WRITE_LOCK_POLL_MS = 2
+
+
+def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: bool = False) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINTs; SQLAlchemy documents
     # taking over: disable it on connect and emit BEGIN ourselves.
     @event.listens_for(engine, "connect")
@@ -114,15 +146,46 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if read_only:
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA query_only=ON")
+        else:
+            cursor.execute(f"PRAGMA busy_timeout={min(int(busy_timeout_ms), WRITE_LOCK_POLL_MS)}")
         cursor.close()
 
+    # A deferred transaction that later writes can fail with SQLITE_BUSY without waiting (its
+    # snapshot is stale once another writer commits), so writers take the lock up front with
+    # BEGIN IMMEDIATE; readers, which never write (query_only), take a WAL snapshot instead.
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Autocommit connections (readiness probes) must not queue behind writers.
         if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
             return
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if read_only:
+            connection.exec_driver_sql("BEGIN")
+        else:
+            _begin_immediate(connection, busy_timeout_ms)
+
+
+def _begin_immediate(connection: Any, busy_timeout_ms: int) -> None:
+    """Take the write lock, retrying every few milliseconds until the busy timeout.
+
+    SQLite's busy handler backs off to 100 ms sleeps, so a writer in one process that waits for
+    another's lock sleeps through most of the moments it is free while the other process's next
+    writer takes it again at once: under load one worker starves the other. Short waits in a
+    loop keep every waiting worker within a few milliseconds of each release.
+    """
+    raw = connection.connection.dbapi_connection
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    while time.monotonic() < deadline:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF != sqlite3.SQLITE_BUSY:  # extended codes keep it in the low byte
+                raise
+    # Out of time: one last attempt through SQLAlchemy, which raises its usual wrapped error.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_engine(request: Request) -> Engine:
@@ -130,9 +193,18 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
+#: Methods that never change state: their requests read through the read engine.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
-    """Yield one session per request; routes commit before they answer, this only cleans up."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+    """Yield one session per request; routes commit before they answer, this only cleans up.
+
+    Safe-method requests get the read engine (on SQLite: deferred, read-only transactions).
+    """
+    state = request.app.state
+    engine = state.read_engine if request.method in SAFE_METHODS else state.engine
+    with Session(engine, expire_on_commit=False) as session:
         yield session
 
 

@@ -50,7 +50,8 @@ def healthz() -> Health:
 )
 def readyz(request: Request) -> Health:
     """Answer 200 when the database answers and its schema is at the migrations' head, else 503."""
-    engine = request.app.state.engine
+    # The read engine: on SQLite the writer pool's one connection may be queued behind a writer.
+    engine = request.app.state.read_engine
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.execute(text("SELECT 1"))
@@ -88,4 +89,5 @@ def readyz(request: Request) -> Health:
 )
 def metrics(request: Request) -> Response:
     """Request counts and latency histograms by route template, in Prometheus text format."""
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    # With PROMETHEUS_MULTIPROC_DIR set, `exposition` sums every worker of the instance.
+    return Response(generate_latest(request.app.state.metrics.exposition), media_type=CONTENT_TYPE_LATEST)

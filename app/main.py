@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from app import health
 from app.auth import router as auth_router
 from app.auth.tokens import TokenVerifier
-from app.db import build_engine
+from app.db import build_engine, build_read_engine
 from app.docs import fill_organisation, install_docs, require_if_match, service_description, service_title
 from app.errors import install_error_handlers, problem_responses, problem_schema_components, problem_type_base
 from app.escalation import router as escalation_router
@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         for job in jobs:
             await job.stop()
         app.state.engine.dispose()
+        app.state.read_engine.dispose()
 
     app = FastAPI(
         title=service_title(pack),
@@ -129,7 +130,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.pack = pack
     app.state.problem_type_base = problem_type_base(settings.problem_type_base, pack.organisation.domains)
     app.state.engine = engine or build_engine(settings)
-    app.state.metrics = Metrics()
+    # A caller that passes its engine (tests) reads through it too.
+    app.state.read_engine = engine or build_read_engine(settings, app.state.engine)
+    app.state.metrics = Metrics(settings.prometheus_multiproc_dir)
     app.state.token_verifier = TokenVerifier(settings)
 
     install_error_handlers(app)

@@ -11,10 +11,12 @@ import logging
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.multiprocess import MultiProcessCollector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import PayloadTooLarge, problem_type
@@ -24,10 +26,22 @@ _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 
 class Metrics:
-    """Prometheus collectors for one application instance (its own registry, so tests don't clash)."""
+    """Prometheus collectors for one application instance (its own registry, so tests don't clash).
 
-    def __init__(self) -> None:
+    With several workers, each is its own process with its own counters, and a scrape reaches one
+    of them. `multiprocess_dir` (PROMETHEUS_MULTIPROC_DIR, which prometheus_client reads at import
+    to write every value to a per-process file there) makes `exposition` a registry that sums the
+    files of every worker, dead ones included: their requests happened, and counters must not go
+    back down when a worker is replaced.
+    """
+
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.exposition = self.registry
+        if multiprocess_dir is not None:
+            multiprocess_dir.mkdir(parents=True, exist_ok=True)
+            self.exposition = CollectorRegistry()
+            MultiProcessCollector(self.exposition, path=str(multiprocess_dir))
         self.requests = Counter(
             "http_requests_total",
             "HTTP requests by method, route template and status.",

@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         description="Base of problem `type` URIs; defaults to https://<the pack's first domain>/problems/.",
     )
 
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR"),
+        description="prometheus_client's multiprocess directory: set it (and empty it before the "
+        "workers start) when running several workers, so /metrics sums them all.",
+    )
+
     policy_pack: str | None = None
     max_text_chars: int = Field(default=10_000, ge=1)
     max_batch_size: int = Field(default=100, ge=1)

@@ -187,11 +187,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _create_db(kind: str, tmp: str) -> tuple[str, callable]:
+def _create_db(kind: str, tmp: str, pg_base: str = PG_BASE) -> tuple[str, callable]:
     if kind == "sqlite":
         return f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:8]}.db", lambda: None
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_BASE)
+    admin = create_engine(pg_base)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
 
@@ -200,7 +200,7 @@ def _create_db(kind: str, tmp: str) -> tuple[str, callable]:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
 
-    url = make_url(PG_BASE).update_query_dict({"options": f"-csearch_path={schema}"})
+    url = make_url(pg_base).update_query_dict({"options": f"-csearch_path={schema}"})
     return url.render_as_string(hide_password=False), drop
 
 

@@ -61,7 +61,12 @@ def issue_token(
         raise BadRequest("Only grant_type=client_credentials is supported.", error="unsupported_grant_type")
     address = request.client.host if request.client else "unknown"
     keys = [f"client:{client_id}", f"ip:{address}"]
-    if service.recent_failures(session=session, keys=keys) >= settings.token_failures_per_minute:
+    attempt = service.reserve_attempt(session=session, keys=keys)
+    session.commit()
+    # The count includes this attempt and every concurrent one already reserved.
+    if service.recent_failures(session=session, keys=keys) > settings.token_failures_per_minute:
+        service.release_attempt(session=session, ids=attempt)
+        session.commit()
         raise TooManyRequests(
             "Too many failed attempts; wait a minute before retrying.",
             headers={"Retry-After": "60"},
@@ -71,9 +76,9 @@ def issue_token(
         session=session, client_id=client_id, client_secret=client_secret, pepper=settings.secret_key
     )
     if client is None:
-        service.record_failure(session=session, keys=keys)
-        session.commit()
         raise Unauthorized("The client id or secret is wrong, or the client is disabled.", error="invalid_client")
+    service.release_attempt(session=session, ids=attempt)
+    session.commit()
     allowed = frozenset(client.scopes.split())
     try:
         requested = parse_scopes(scope) if scope else allowed

@@ -66,10 +66,22 @@ def recent_failures(*, session: Session, keys: list[str], now: dt.datetime | Non
     return max((count for _key, count in rows), default=0)
 
 
-def record_failure(*, session: Session, keys: list[str], now: dt.datetime | None = None) -> None:
-    """Remember a failed attempt under each key and prune entries older than an hour."""
+def reserve_attempt(*, session: Session, keys: list[str], now: dt.datetime | None = None) -> list[int]:
+    """Count an attempt under each of `keys` before its credentials are checked; return the row ids.
+
+    Committed before the check, so concurrent attempts on any worker or instance see each other:
+    of attempts racing past the limit, at most the limit are checked. The rows stay when the
+    attempt fails and go (`release_attempt`) when it succeeds or is refused unchecked. Entries
+    older than an hour are pruned.
+    """
     at = now or utcnow()
-    for key in keys:
-        session.add(AuthFailure(key=key, failed_at=at))
+    rows = [AuthFailure(key=key, failed_at=at) for key in keys]
+    session.add_all(rows)
     session.exec(delete(AuthFailure).where(col(AuthFailure.failed_at) < at - dt.timedelta(hours=1)))
     session.flush()
+    return [row.id for row in rows if row.id is not None]
+
+
+def release_attempt(*, session: Session, ids: list[int]) -> None:
+    """Withdraw an attempt `reserve_attempt` counted: it succeeded, or was refused unchecked."""
+    session.exec(delete(AuthFailure).where(col(AuthFailure.id).in_(ids)))

@@ -104,3 +104,20 @@ def test_failed_attempts_are_rate_limited(client, registered, settings):
     r = client.post("/v1/auth/token", data=_form(registered))
     assert r.status_code == 429
     assert r.headers["retry-after"] == "60"
+
+
+def test_successes_and_refusals_do_not_use_up_the_limit(client, registered, settings, session):
+    from app.auth.models import AuthFailure
+
+    limit = settings.token_failures_per_minute
+    for _ in range(limit - 1):
+        assert client.post("/v1/auth/token", data=_form(registered, client_secret="nope")).status_code == 401
+    # Each attempt is counted before its secret is checked; a success withdraws its count.
+    for _ in range(3):
+        assert client.post("/v1/auth/token", data=_form(registered)).status_code == 200
+    assert client.post("/v1/auth/token", data=_form(registered, client_secret="nope")).status_code == 401
+    # Past the limit: refused unchecked, and the refusal is not counted either.
+    assert client.post("/v1/auth/token", data=_form(registered)).status_code == 429
+    keys = {f"client:{registered.client_id}"}
+    counted = [row for row in session.exec(select(AuthFailure)).all() if row.key in keys]
+    assert len(counted) == limit

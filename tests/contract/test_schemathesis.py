@@ -58,6 +58,7 @@ def contract_app(tmp_path_factory):
     yield app, f"Bearer {token}"
     SCHEMA.app = None
     app.state.engine.dispose()
+    app.state.read_engine.dispose()
     db.drop()
 
 

@@ -25,8 +25,17 @@ def free_port() -> int:
 class Server:
     """One `uvicorn app.main:app` process; stderr goes to a file so a test can read the logs."""
 
-    def __init__(self, database_url: str, log_path: Path, *, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        workers: int = 1,
+    ):
         self.database_url = database_url
+        self.workers = workers
         self.log_path = log_path
         self.port = port or free_port()
         self.extra_env = env or {}
@@ -44,33 +53,40 @@ class Server:
         return env
 
     def start(self, timeout: float = 20.0) -> Server:
-        """Start the process and wait until `/healthz` answers."""
+        """Start the process and wait until `/healthz` answers (with several workers: all of them)."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until stop()
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.workers > 1:
+            command += ["--workers", str(self.workers)]
+        # Its own process group, so kill() takes the workers down with the supervisor.
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=PROJECT_ROOT,
-            env=self.env(),
-            stdout=log,
-            stderr=log,
+            command, cwd=PROJECT_ROOT, env=self.env(), stdout=log, stderr=log, start_new_session=True
         )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
-            try:
-                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
+            if self._all_workers_up():
+                return self
             time.sleep(0.1)
         self.kill()
         raise RuntimeError(f"server did not start in {timeout}s:\n{self.log_path.read_text()[-3000:]}")
 
+    def _all_workers_up(self) -> bool:
+        try:
+            if httpx.get(self.base_url + "/healthz", timeout=1).status_code != 200:
+                return False
+        except httpx.HTTPError:
+            return False
+        # Each worker logs this once its lifespan has run (the screener is built): only then
+        # does the supervisor's socket reach a worker that answers at once.
+        return self.workers == 1 or self.log_path.read_text(errors="replace").count("Application startup complete") >= self.workers
+
     def kill(self) -> None:
-        """SIGKILL: no shutdown hooks, no flushing, as in a crash or an OOM kill."""
+        """SIGKILL the whole process group (supervisor and workers): a crash or an OOM kill."""
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
+            os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
 
     def stop(self) -> None:

@@ -36,6 +36,7 @@ def test_no_raw_text_at_rest(fresh_database):
         digest = r.json()["items"][0]["text_hmac"]
         assert all(n not in r.text for n in NEEDLES)
     app.state.engine.dispose()
+    app.state.read_engine.dispose()
 
     if fresh_database.dialect == "sqlite":
         path = settings.database_url.removeprefix("sqlite:///")
