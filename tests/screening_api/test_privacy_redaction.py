@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
@@ -37,6 +38,16 @@ NEEDLES = [
     "Maisie", "Quenby", "Oliver", "Twistleton", "age 7", "O77OO", "9OO318", "٠٧٧٠٠", "٩٠٠٥٢٧",
     "JT 48 21 93 C", "48 21 93", "Alfie", "Brackenbury", ", 9,", DOOR_CODE, "four seven one two",
 ]
+
+
+def _holds(haystack: str, needle: str) -> bool:
+    """Whether `needle` occurs in `haystack`; a bare number only as a number of its own.
+
+    Ids, digests and request ids are hexadecimal: "4712" inside "…a4712f…" is chance, not the code.
+    """
+    if not needle.isdigit():
+        return needle in haystack
+    return re.search(rf"(?<![0-9A-Za-z]){needle}(?![0-9A-Za-z])", haystack) is not None
 
 
 def _scan_database(settings, fresh_database) -> str:
@@ -101,9 +112,9 @@ def test_redacted_values_are_nowhere_and_a_guessed_code_is_not_confirmed(fresh_d
     digests = [json.loads(a)["text_hmac"] for a in answers[:2 * len(POSTS):2]]
     assert all(d in stored for d in digests)
     for needle in NEEDLES:
-        assert needle not in returned, f"returned: {needle!r}"
-        assert needle not in stored, f"stored: {needle!r}"
-        assert needle not in logs, f"logged: {needle!r}"
+        assert not _holds(returned, needle), f"returned: {needle!r}"
+        assert not _holds(stored, needle), f"stored: {needle!r}"
+        assert not _holds(logs, needle), f"logged: {needle!r}"
     # What the findings say was redacted, without saying what it was.
     first_findings = json.loads(answers[0])["findings"]
     assert any("name" in f["categories"] for f in first_findings)
