@@ -18,7 +18,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from app.settings import Settings
 
@@ -130,3 +130,12 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+class WriteProbe(SQLModel, table=True):
+    """One row per worker-independent probe name, rewritten by `/readyz` to prove writes still land."""
+
+    __tablename__ = "write_probe"
+
+    name: str = Field(max_length=50, primary_key=True)
+    written_at: dt.datetime = Field(sa_type=UTCDateTime)

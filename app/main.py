@@ -10,9 +10,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app import health
 from app.auth import router as auth_router
+from app.auth.access import AccessGuard
+from app.auth.limits import HashBudget, Lockouts
 from app.auth.tokens import TokenVerifier
 from app.db import build_engine
 from app.errors import install_error_handlers, problem_responses, problem_schema_components
@@ -24,7 +27,7 @@ from app.policy import router as policy_router
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, trusted_networks
 
 API_DESCRIPTION = """\
 Puts the Independence Project Social Media policy into practice: screen posts before they are
@@ -110,6 +113,15 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.engine = engine or build_engine(settings)
     app.state.metrics = Metrics()
     app.state.token_verifier = TokenVerifier(settings)
+    # Short transactions outside the request's session (the token endpoint, the access snapshot);
+    # tests point this at their own session.
+    app.state.session_factory = lambda: Session(app.state.engine, expire_on_commit=False)
+    app.state.access_guard = AccessGuard(
+        lambda: app.state.session_factory(), max_age=settings.access_cache_seconds
+    )
+    app.state.hash_budget = HashBudget(settings.token_hash_concurrency)
+    app.state.token_lockouts = Lockouts()
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
 
     install_error_handlers(app)
     app.add_middleware(

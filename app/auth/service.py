@@ -1,28 +1,46 @@
-"""Machine clients: registration, client-credentials verification, failed-attempt limits."""
+"""Machine clients and tokens: registration, lifecycle, credential checks, failure counts, revocations.
+
+Nothing here hashes a secret while the session holds a connection: callers load what they need
+(`load_credentials`), end the transaction, and only then call `secret_matches`.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
-from app.auth.models import ApiClient, AuthFailure
+from app.auth.exceptions import ClientNameTaken, ClientNotFound
+from app.auth.models import ApiClient, AuthFailure, RevokedToken
 from app.auth.schemas import ClientCreated
 from app.auth.scopes import parse_scopes
 from app.auth.secrets import DUMMY_HASH, hash_secret, new_client_secret, verify_secret
 from app.db import utcnow
+from app.pagination import keyset_page, split_page
 
 FAILURE_WINDOW = dt.timedelta(minutes=1)
 
 
+def _check_name_free(session: Session, name: str) -> None:
+    existing = session.exec(select(ApiClient.client_id).where(ApiClient.name == name)).first()
+    if existing is not None:
+        raise ClientNameTaken(f"A client named {name!r} already exists.", existing_client_id=existing)
+
+
 def create_client(*, session: Session, name: str, scopes: str, pepper: str, actor: str) -> ClientCreated:
-    """Register a client and return its id and secret (the only time the secret is visible)."""
+    """Register a client and return its id and secret (the only time the secret is visible).
+
+    Raises ValueError for unknown or missing scopes and ClientNameTaken (409) for a duplicate name.
+    """
     granted = parse_scopes(scopes)
     if not granted:
         raise ValueError("a client needs at least one scope")
+    _check_name_free(session, name)
     client_id = "cli_" + secrets.token_hex(8)
     secret = new_client_secret()
     client = ApiClient(
@@ -33,36 +51,118 @@ def create_client(*, session: Session, name: str, scopes: str, pepper: str, acto
     )
     session.add(client)
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="client.created",
-        target_type="api_client",
-        target_id=client_id,
-        details={"name": name, "scopes": client.scopes},
+    _audit(session, actor, "client.created", client_id, {"name": name, "scopes": client.scopes})
+    return ClientCreated(
+        client_id=client_id, client_secret=secret, name=name, scopes=client.scopes, created_at=client.created_at
     )
-    return ClientCreated(client_id=client_id, client_secret=secret, name=name, scopes=client.scopes)
 
 
-def authenticate_client(*, session: Session, client_id: str, client_secret: str, pepper: str) -> ApiClient | None:
-    """Return the active client whose secret matches, or None; timing does not reveal which failed."""
+def _audit(session: Session, actor: str, action: str, client_id: str, details: dict[str, Any] | None = None) -> None:
+    audit.record(
+        session, actor=actor, action=action, target_type="api_client", target_id=client_id, details=details or {}
+    )
+
+
+def get_client(*, session: Session, client_id: str) -> ApiClient:
+    """Return the client with this id, or raise ClientNotFound (404)."""
     client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
-    stored = client.secret_hash if client is not None else DUMMY_HASH
-    ok = verify_secret(client_secret, stored, pepper=pepper)
-    if client is None or client.disabled_at is not None or not ok:
-        return None
+    if client is None:
+        raise ClientNotFound(f"No client has the id {client_id!r}.")
     return client
 
 
-def recent_failures(*, session: Session, keys: list[str], now: dt.datetime | None = None) -> int:
-    """Count failed attempts in the last minute for the busiest of `keys`."""
+def list_clients(*, session: Session, cursor: str | None, limit: int) -> tuple[list[ApiClient], str | None]:
+    """Return one page of clients, newest first, and the cursor of the next page."""
+    statement = keyset_page(select(ApiClient), col(ApiClient.created_at), col(ApiClient.id), cursor=cursor, limit=limit)
+    return split_page(list(session.exec(statement).all()), limit)
+
+
+def set_disabled(*, session: Session, client_id: str, disabled: bool, actor: str) -> ApiClient:
+    """Disable (its tokens stop working) or re-enable a client; repeating either changes nothing."""
+    client = get_client(session=session, client_id=client_id)
+    if disabled == (client.disabled_at is not None):
+        return client
+    client.disabled_at = utcnow() if disabled else None
+    session.add(client)
+    session.flush()
+    _audit(session, actor, "client.disabled" if disabled else "client.enabled", client_id)
+    return client
+
+
+def rotate_secret(*, session: Session, client_id: str, new_hash: str, grace: dt.timedelta, actor: str) -> ApiClient:
+    """Replace the client's secret hash; the old secret keeps working for `grace`.
+
+    The caller hashes the new secret before opening the transaction (see `hash_secret`).
+    """
+    client = get_client(session=session, client_id=client_id)
+    now = utcnow()
+    client.previous_secret_hash = client.secret_hash if grace > dt.timedelta(0) else None
+    client.previous_secret_expires_at = now + grace if grace > dt.timedelta(0) else None
+    client.secret_hash = new_hash
+    session.add(client)
+    session.flush()
+    _audit(session, actor, "client.secret_rotated", client_id, {"grace_seconds": int(grace.total_seconds())})
+    return client
+
+
+def delete_client(*, session: Session, client_id: str, actor: str) -> None:
+    """Delete a client; its tokens stop working and its id can never authenticate again."""
+    client = get_client(session=session, client_id=client_id)
+    session.delete(client)
+    session.flush()
+    _audit(session, actor, "client.deleted", client_id, {"name": client.name})
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What checking a secret needs, detached from any session."""
+
+    client_id: str
+    scopes: frozenset[str]
+    active: bool
+    secret_hashes: tuple[str, ...]
+
+
+def load_credentials(*, session: Session, client_id: str, now: dt.datetime | None = None) -> ClientCredentials | None:
+    """Read a client's hashes (the previous one only inside its grace period), or None if unknown."""
+    client = session.exec(select(ApiClient).where(ApiClient.client_id == client_id)).first()
+    if client is None:
+        return None
+    hashes = [client.secret_hash]
+    expires = client.previous_secret_expires_at
+    if client.previous_secret_hash and expires is not None and (now or utcnow()) < expires:
+        hashes.append(client.previous_secret_hash)
+    return ClientCredentials(
+        client_id=client.client_id,
+        scopes=frozenset(client.scopes.split()),
+        active=client.disabled_at is None,
+        secret_hashes=tuple(hashes),
+    )
+
+
+def secret_matches(credentials: ClientCredentials | None, secret: str, *, pepper: str) -> bool:
+    """Tell whether `secret` is an active client's current (or in-grace previous) secret; slow on purpose.
+
+    Unknown and disabled clients cost the same hash, so timing does not tell them apart.
+    """
+    hashes = credentials.secret_hashes if credentials is not None else (DUMMY_HASH,)
+    matched = False
+    for stored in hashes:
+        matched = verify_secret(secret, stored, pepper=pepper) or matched
+    return matched and credentials is not None and credentials.active
+
+
+def recent_failures(*, session: Session, keys: list[str], now: dt.datetime | None = None) -> dict[str, int]:
+    """Count failed attempts in the last minute under each of `keys`."""
     since = (now or utcnow()) - FAILURE_WINDOW
     rows = session.exec(
         select(AuthFailure.key, func.count())
         .where(col(AuthFailure.key).in_(keys), col(AuthFailure.failed_at) >= since)
         .group_by(AuthFailure.key)
     ).all()
-    return max((count for _key, count in rows), default=0)
+    counts = dict.fromkeys(keys, 0)
+    counts.update({key: count for key, count in rows})
+    return counts
 
 
 def record_failure(*, session: Session, keys: list[str], now: dt.datetime | None = None) -> None:
@@ -72,3 +172,24 @@ def record_failure(*, session: Session, keys: list[str], now: dt.datetime | None
         session.add(AuthFailure(key=key, failed_at=at))
     session.exec(delete(AuthFailure).where(col(AuthFailure.failed_at) < at - dt.timedelta(hours=1)))
     session.flush()
+
+
+def revoke_token(*, session: Session, jti: str, expires_at: dt.datetime, actor: str) -> RevokedToken:
+    """Put a token's `jti` on the denylist until it would have expired; revoking twice is harmless."""
+    now = utcnow()
+    session.exec(delete(RevokedToken).where(col(RevokedToken.expires_at) < now))
+    existing = session.get(RevokedToken, jti)
+    if existing is not None:
+        return existing
+    revoked = RevokedToken(jti=jti, expires_at=expires_at, revoked_at=now)
+    session.add(revoked)
+    session.flush()
+    audit.record(session, actor=actor, action="token.revoked", target_type="token", target_id=jti, details={})
+    return revoked
+
+
+def access_snapshot(*, session: Session) -> tuple[frozenset[str], frozenset[str]]:
+    """Return the ids of active clients and the jtis revoked and not yet expired."""
+    active = session.exec(select(ApiClient.client_id).where(col(ApiClient.disabled_at).is_(None))).all()
+    revoked = session.exec(select(RevokedToken.jti).where(col(RevokedToken.expires_at) >= utcnow())).all()
+    return frozenset(active), frozenset(revoked)

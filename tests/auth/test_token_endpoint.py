@@ -81,9 +81,10 @@ def test_unsupported_grant_type_is_400(client, registered):
     assert r.json()["error"] == "unsupported_grant_type"
 
 
-def test_missing_fields_are_422_naming_them(client):
+def test_missing_fields_are_400_invalid_request_naming_them(client):
     r = client.post("/v1/auth/token", data={"grant_type": "client_credentials"})
-    assert r.status_code == 422
+    assert r.status_code == 400
+    assert r.json()["error"] == "invalid_request"
     fields = {e["field"] for e in r.json()["errors"]}
     assert {"body.client_id", "body.client_secret"} <= fields
 

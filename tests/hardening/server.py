@@ -25,8 +25,17 @@ def free_port() -> int:
 class Server:
     """One `uvicorn app.main:app` process; stderr goes to a file so a test can read the logs."""
 
-    def __init__(self, database_url: str, log_path: Path, *, env: dict[str, str] | None = None, port: int | None = None):
+    def __init__(
+        self,
+        database_url: str,
+        log_path: Path,
+        *,
+        env: dict[str, str] | None = None,
+        port: int | None = None,
+        uvicorn_args: tuple[str, ...] = (),
+    ):
         self.database_url = database_url
+        self.uvicorn_args = uvicorn_args
         self.log_path = log_path
         self.port = port or free_port()
         self.extra_env = env or {}
@@ -47,7 +56,8 @@ class Server:
         """Start the process and wait until `/healthz` answers."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until stop()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)],
+            [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+             *self.uvicorn_args],
             cwd=PROJECT_ROOT,
             env=self.env(),
             stdout=log,

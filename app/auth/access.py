@@ -1,0 +1,74 @@
+"""Which signed tokens are nevertheless refused: those of disabled or deleted clients, and revoked ones.
+
+Each worker keeps one snapshot (active client ids, revoked jtis), read in one query pair at most
+every `POLICY_ACCESS_CACHE_SECONDS` (≤ 60 s): that is how long a disable, delete or revocation can
+take to reach every worker, and the only database work this adds to an authenticated request.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+
+from sqlmodel import Session
+
+from app.auth import service
+from app.auth.tokens import Principal, TokenError
+
+SessionOpener = Callable[[], AbstractContextManager[Session]]
+# A token naming a client the snapshot does not know re-reads it, but not more often than this:
+# the client may be newer than the snapshot, or deleted, and a deleted client's holder could
+# otherwise make every request a query.
+UNKNOWN_CLIENT_REFRESH_SECONDS = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSnapshot:
+    """Active client ids and revoked jtis as read at `taken_at` (monotonic seconds)."""
+
+    active_clients: frozenset[str]
+    revoked_jtis: frozenset[str]
+    taken_at: float
+
+
+class AccessGuard:
+    """Refuse tokens whose client is disabled or deleted, or whose jti is revoked."""
+
+    def __init__(
+        self, open_session: SessionOpener, *, max_age: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._open_session = open_session
+        self._max_age = max_age
+        self._clock = clock
+        self._snapshot: AccessSnapshot | None = None
+        self._lock = threading.Lock()
+
+    def needs_refresh(self, principal: Principal) -> bool:
+        """Tell whether checking `principal` needs a fresh read from the database (do it off the event loop)."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            return True
+        age = self._clock() - snapshot.taken_at
+        if age >= self._max_age:
+            return True
+        unknown_client = principal.client_id is not None and principal.client_id not in snapshot.active_clients
+        return unknown_client and age >= min(UNKNOWN_CLIENT_REFRESH_SECONDS, self._max_age)
+
+    def refresh(self) -> None:
+        """Read the active clients and revoked tokens again (blocking database work)."""
+        with self._lock, self._open_session() as session:
+            active, revoked = service.access_snapshot(session=session)
+            self._snapshot = AccessSnapshot(active, revoked, self._clock())
+
+    def check(self, principal: Principal) -> None:
+        """Raise TokenError when the snapshot says the token must be refused."""
+        snapshot = self._snapshot
+        if snapshot is None:
+            raise TokenError("the token cannot be checked right now")
+        if principal.jti is not None and principal.jti in snapshot.revoked_jtis:
+            raise TokenError("the token has been revoked")
+        if principal.client_id is not None and principal.client_id not in snapshot.active_clients:
+            raise TokenError("the token's client is disabled or no longer exists")
