@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from app import health
+from app.auth import clients_router
 from app.auth import router as auth_router
 from app.auth.access import AccessGuard
 from app.auth.limits import HashBudget, Lockouts
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.include_router(health.router)
     app.include_router(auth_router.router)
+    app.include_router(clients_router.router)
     app.include_router(screening_router.router)
     if settings.bench_endpoints:
         app.include_router(screening_router.bench_router)

@@ -19,10 +19,10 @@ from app.auth import service
 from app.auth.tokens import Principal, TokenError
 
 SessionOpener = Callable[[], AbstractContextManager[Session]]
-# A token naming a client the snapshot does not know re-reads it, but not more often than this:
-# the client may be newer than the snapshot, or deleted, and a deleted client's holder could
-# otherwise make every request a query.
-UNKNOWN_CLIENT_REFRESH_SECONDS = 1.0
+# A token naming a client the snapshot does not know, issued after (or just before) the snapshot
+# was read, re-reads it: the client may be newer than the snapshot. Older tokens of an unknown
+# client are refused without a query, so a deleted client's holder cannot make every request one.
+CLOCK_SKEW_SECONDS = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,17 +32,24 @@ class AccessSnapshot:
     active_clients: frozenset[str]
     revoked_jtis: frozenset[str]
     taken_at: float
+    taken_at_epoch: float
 
 
 class AccessGuard:
     """Refuse tokens whose client is disabled or deleted, or whose jti is revoked."""
 
     def __init__(
-        self, open_session: SessionOpener, *, max_age: float, clock: Callable[[], float] = time.monotonic
+        self,
+        open_session: SessionOpener,
+        *,
+        max_age: float,
+        clock: Callable[[], float] = time.monotonic,
+        epoch_clock: Callable[[], float] = time.time,
     ) -> None:
         self._open_session = open_session
         self._max_age = max_age
         self._clock = clock
+        self._epoch_clock = epoch_clock
         self._snapshot: AccessSnapshot | None = None
         self._lock = threading.Lock()
 
@@ -55,13 +62,14 @@ class AccessGuard:
         if age >= self._max_age:
             return True
         unknown_client = principal.client_id is not None and principal.client_id not in snapshot.active_clients
-        return unknown_client and age >= min(UNKNOWN_CLIENT_REFRESH_SECONDS, self._max_age)
+        issued = principal.issued_at if principal.issued_at is not None else float("inf")
+        return unknown_client and issued >= snapshot.taken_at_epoch - CLOCK_SKEW_SECONDS
 
     def refresh(self) -> None:
         """Read the active clients and revoked tokens again (blocking database work)."""
         with self._lock, self._open_session() as session:
             active, revoked = service.access_snapshot(session=session)
-            self._snapshot = AccessSnapshot(active, revoked, self._clock())
+            self._snapshot = AccessSnapshot(active, revoked, self._clock(), self._epoch_clock())
 
     def check(self, principal: Principal) -> None:
         """Raise TokenError when the snapshot says the token must be refused."""

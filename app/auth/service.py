@@ -17,11 +17,14 @@ from sqlmodel import Session, col, select
 from app.audit import service as audit
 from app.auth.exceptions import ClientNameTaken, ClientNotFound
 from app.auth.models import ApiClient, AuthFailure, RevokedToken
-from app.auth.schemas import ClientCreated
+from app.auth.schemas import ClientCreated, ClientRead
 from app.auth.scopes import parse_scopes
 from app.auth.secrets import DUMMY_HASH, hash_secret, new_client_secret, verify_secret
+from app.auth.tokens import TokenError, decode_token
 from app.db import utcnow
+from app.errors import Unprocessable
 from app.pagination import keyset_page, split_page
+from app.settings import Settings
 
 FAILURE_WINDOW = dt.timedelta(minutes=1)
 
@@ -40,20 +43,32 @@ def create_client(*, session: Session, name: str, scopes: str, pepper: str, acto
     granted = parse_scopes(scopes)
     if not granted:
         raise ValueError("a client needs at least one scope")
+    secret, secret_hash = new_secret_and_hash(pepper)  # before the first query: no connection held
     _check_name_free(session, name)
     client_id = "cli_" + secrets.token_hex(8)
-    secret = new_client_secret()
-    client = ApiClient(
-        client_id=client_id,
-        name=name,
-        secret_hash=hash_secret(secret, pepper=pepper),
-        scopes=" ".join(sorted(granted)),
-    )
+    client = ApiClient(client_id=client_id, name=name, secret_hash=secret_hash, scopes=" ".join(sorted(granted)))
     session.add(client)
     session.flush()
     _audit(session, actor, "client.created", client_id, {"name": name, "scopes": client.scopes})
-    return ClientCreated(
-        client_id=client_id, client_secret=secret, name=name, scopes=client.scopes, created_at=client.created_at
+    return ClientCreated(**as_read(client).model_dump(), client_secret=secret)
+
+
+def new_secret_and_hash(pepper: str) -> tuple[str, str]:
+    """Return a fresh client secret and its hash; call it before opening a transaction (it is slow)."""
+    secret = new_client_secret()
+    return secret, hash_secret(secret, pepper=pepper)
+
+
+def as_read(client: ApiClient) -> ClientRead:
+    """Return the public view of a client: never a secret or a hash."""
+    return ClientRead(
+        client_id=client.client_id,
+        name=client.name,
+        scopes=client.scopes.split(),
+        status="disabled" if client.disabled_at is not None else "active",
+        created_at=client.created_at,
+        disabled_at=client.disabled_at,
+        previous_secret_expires_at=client.previous_secret_expires_at,
     )
 
 
@@ -172,6 +187,36 @@ def record_failure(*, session: Session, keys: list[str], now: dt.datetime | None
         session.add(AuthFailure(key=key, failed_at=at))
     session.exec(delete(AuthFailure).where(col(AuthFailure.failed_at) < at - dt.timedelta(hours=1)))
     session.flush()
+
+
+def revoke(
+    *, session: Session, settings: Settings, jti: str | None, token: str | None, actor: str
+) -> RevokedToken:
+    """Revoke a token given by its `jti` or whole (signature checked; its `exp` bounds the entry)."""
+    if token is not None:
+        try:
+            principal = decode_token(settings, token)
+        except TokenError as exc:
+            raise Unprocessable(
+                f"The token cannot be revoked: {exc}.",
+                errors=[{"field": "body.token", "message": str(exc), "type": "token_invalid"}],
+            ) from exc
+        if principal.jti is None or principal.expires_at is None:
+            raise Unprocessable(
+                "The token has no jti claim, so it cannot be revoked on its own; disable its client instead.",
+                errors=[{"field": "body.token", "message": "no jti claim", "type": "token_without_jti"}],
+            )
+        return revoke_token(
+            session=session,
+            jti=principal.jti,
+            expires_at=dt.datetime.fromtimestamp(principal.expires_at, dt.UTC),
+            actor=actor,
+        )
+    if not jti:
+        raise ValueError("give a jti or a token to revoke")
+    # Without the token its expiry is unknown: keep the entry as long as any token can live.
+    longest = dt.timedelta(seconds=settings.max_token_ttl_seconds + settings.jwt_leeway_seconds)
+    return revoke_token(session=session, jti=jti, expires_at=utcnow() + longest, actor=actor)
 
 
 def revoke_token(*, session: Session, jti: str, expires_at: dt.datetime, actor: str) -> RevokedToken:

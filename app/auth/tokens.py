@@ -26,6 +26,7 @@ class Principal:
     scopes: frozenset[str]
     client_id: str | None = None
     jti: str | None = None
+    issued_at: int | None = None
     expires_at: int | None = None
 
     def has(self, scope: str) -> bool:
@@ -114,6 +115,8 @@ def decode_token(settings: Settings, token: str) -> Principal:
         raise TokenError(f"the token's claims are not valid: {exc}") from exc
     except JWTError as exc:
         raise TokenError(f"the token could not be verified: {exc}") from exc
+    except (TypeError, ValueError) as exc:  # python-jose on a null or odd time claim (e.g. "iat": null)
+        raise TokenError("the token's time claims are not valid") from exc
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenError("the token has no subject")
@@ -135,6 +138,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
         scopes=scopes,
         client_id=client_id if isinstance(client_id, str) else None,
         jti=jti if isinstance(jti, str) else None,
+        issued_at=int(issued),
         expires_at=int(expires),
     )
 
