@@ -132,7 +132,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
         expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        metrics=app.state.metrics,
+    )
 
     app.include_router(health.router)
     app.include_router(auth_router.router)

@@ -102,15 +102,33 @@ class BodyTooLarge(PayloadTooLarge):
 class RequestContextMiddleware:
     """Tag each request with an id, enforce the body limit, log it, count it, harden headers."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics, max_header_bytes: int = 16_384) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            # Before anything copies or decodes them: a 50 MB Authorization header is refused unread.
+            request_id = uuid.uuid4().hex
+            scope.setdefault("state", {})["request_id"] = request_id
+            await _send_problem(
+                scope,
+                send,
+                request_id,
+                status=431,
+                slug="headers-too-large",
+                title="Request Header Fields Too Large",
+                detail=f"The request headers are over the limit of {self.max_header_bytes} bytes.",
+                limit_bytes=self.max_header_bytes,
+            )
+            self._observe(scope, 431, time.perf_counter(), request_id)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
