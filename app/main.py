@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -23,12 +24,14 @@ from app.errors import install_error_handlers, problem_responses, problem_schema
 from app.escalation import router as escalation_router
 from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
-from app.middleware import Metrics, RequestContextMiddleware
+from app.middleware import LoopbackOnlyMiddleware, Metrics, RequestContextMiddleware
 from app.policy import router as policy_router
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
 from app.settings import Settings, get_settings, trusted_networks
+
+logger = logging.getLogger("app.main")
 
 API_DESCRIPTION = """\
 Puts the Independence Project Social Media policy into practice: screen posts before they are
@@ -91,6 +94,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.uses_default_secrets:
+            # Names the settings only, never their values.
+            logger.warning(
+                "development secrets in use: POLICY_JWT_SECRET and POLICY_SECRET_KEY are the values published in "
+                "the repository, so anyone who can reach this server can mint tokens; it answers loopback "
+                "callers only. Set both (32+ characters, different) before serving anyone else."
+            )
         # Compile the policy pack and detectors once per process, before the first request.
         if getattr(app.state, "screener_provider", None) is None:
             app.state.screener_provider = build_provider(settings)
@@ -124,6 +134,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.token_lockouts = Lockouts()
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
 
+    if settings.env == "development" and settings.uses_default_secrets:
+        # Innermost of the three middlewares: the request id and access log still apply.
+        app.add_middleware(LoopbackOnlyMiddleware)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
