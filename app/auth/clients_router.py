@@ -1,8 +1,8 @@
 """`/v1/clients` and `/v1/tokens/revocations`: managing machine clients and revoking tokens (scope `admin`).
 
 A client's secret is returned once, by `createClient` or `rotateClientSecret`, and never stored in
-clear: these operations take no `Idempotency-Key`, since replaying them would mean keeping the
-secret. Disabling, deleting and revoking reach every worker within `POLICY_ACCESS_CACHE_SECONDS`.
+clear: an `Idempotency-Key` replay of either returns the same answer with `client_secret: null`.
+Disabling, deleting and revoking reach every worker within `POLICY_ACCESS_CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
+from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 
 router = APIRouter(tags=["clients"])
@@ -50,9 +51,11 @@ CLIENT_ERRORS = problem_responses(*COMMON_ERRORS, 404)
     },
 )
 def create_client(
-    request: Request, body: ClientCreate, session: SessionDep, principal: Admin, response: Response
-) -> ClientCreated:
+    request: Request, body: ClientCreate, session: SessionDep, principal: Admin, idem: IdempotencyDep
+) -> Response:
     """Register a client for the OAuth2 client-credentials flow; a name already in use is a 409."""
+    if (replayed := idem.replay(session)) is not None:
+        return replayed
     created = service.create_client(
         session=session,
         name=body.name,
@@ -60,9 +63,13 @@ def create_client(
         pepper=request.app.state.settings.secret_key,
         actor=principal.sub,
     )
-    session.commit()
-    response.headers["Location"] = f"/v1/clients/{created.client_id}"
-    return created
+    return idem.commit(
+        session,
+        status_code=201,
+        body=created,
+        replay_body=created.model_copy(update={"client_secret": None}),
+        headers={"Location": f"/v1/clients/{created.client_id}"},
+    )
 
 
 @router.get(
@@ -92,10 +99,13 @@ def get_client(client_id: ClientId, session: SessionDep, _principal: Admin) -> C
     return service.as_read(service.get_client(session=session, client_id=client_id))
 
 
-def _set_disabled(session: SessionDep, client_id: str, principal: Principal, *, disabled: bool) -> ClientRead:
+def _set_disabled(
+    session: SessionDep, idem: IdempotencyDep, client_id: str, principal: Principal, *, disabled: bool
+) -> Response:
+    if (replayed := idem.replay(session)) is not None:
+        return replayed
     client = service.set_disabled(session=session, client_id=client_id, disabled=disabled, actor=principal.sub)
-    session.commit()
-    return service.as_read(client)
+    return idem.commit(session, status_code=200, body=service.as_read(client))
 
 
 @router.post(
@@ -105,9 +115,9 @@ def _set_disabled(session: SessionDep, client_id: str, principal: Principal, *, 
     response_model=ClientRead,
     responses=CLIENT_ERRORS,
 )
-def disable_client(client_id: ClientId, session: SessionDep, principal: Admin) -> ClientRead:
+def disable_client(client_id: ClientId, session: SessionDep, principal: Admin, idem: IdempotencyDep) -> Response:
     """Refuse the client's secret at once and its live tokens within `POLICY_ACCESS_CACHE_SECONDS`; repeatable."""
-    return _set_disabled(session, client_id, principal, disabled=True)
+    return _set_disabled(session, idem, client_id, principal, disabled=True)
 
 
 @router.post(
@@ -117,9 +127,9 @@ def disable_client(client_id: ClientId, session: SessionDep, principal: Admin) -
     response_model=ClientRead,
     responses=CLIENT_ERRORS,
 )
-def enable_client(client_id: ClientId, session: SessionDep, principal: Admin) -> ClientRead:
+def enable_client(client_id: ClientId, session: SessionDep, principal: Admin, idem: IdempotencyDep) -> Response:
     """Let a disabled client get tokens again (tokens issued before it was disabled work again too)."""
-    return _set_disabled(session, client_id, principal, disabled=False)
+    return _set_disabled(session, idem, client_id, principal, disabled=False)
 
 
 @router.post(
@@ -130,9 +140,11 @@ def enable_client(client_id: ClientId, session: SessionDep, principal: Admin) ->
     responses=CLIENT_ERRORS,
 )
 def rotate_client_secret(
-    request: Request, client_id: ClientId, session: SessionDep, principal: Admin
-) -> SecretRotated:
+    request: Request, client_id: ClientId, session: SessionDep, principal: Admin, idem: IdempotencyDep
+) -> Response:
     """Issue a new secret; the old one keeps working for `POLICY_CLIENT_SECRET_GRACE_SECONDS`, then stops."""
+    if (replayed := idem.replay(session)) is not None:
+        return replayed
     settings = request.app.state.settings
     secret, secret_hash = service.new_secret_and_hash(settings.secret_key)
     client = service.rotate_secret(
@@ -142,9 +154,11 @@ def rotate_client_secret(
         grace=dt.timedelta(seconds=settings.client_secret_grace_seconds),
         actor=principal.sub,
     )
-    session.commit()
-    return SecretRotated(
+    rotated = SecretRotated(
         client_id=client.client_id, client_secret=secret, previous_secret_expires_at=client.previous_secret_expires_at
+    )
+    return idem.commit(
+        session, status_code=200, body=rotated, replay_body=rotated.model_copy(update={"client_secret": None})
     )
 
 
@@ -171,16 +185,19 @@ def delete_client(client_id: ClientId, session: SessionDep, principal: Admin) ->
     responses=problem_responses(*COMMON_ERRORS),
 )
 def revoke_token(
-    request: Request, body: TokenRevocationCreate, session: SessionDep, principal: Admin
-) -> TokenRevocationRead:
+    request: Request, body: TokenRevocationCreate, session: SessionDep, principal: Admin, idem: IdempotencyDep
+) -> Response:
     """Refuse one token from now on (every worker within `POLICY_ACCESS_CACHE_SECONDS`); repeating it is harmless.
 
     With `token`, its signature is checked and its `exp` bounds how long the entry is kept; with
     `jti` alone, the entry is kept for the longest lifetime a token may have.
     """
+    if (replayed := idem.replay(session)) is not None:
+        return replayed
     revoked = service.revoke(
         session=session, settings=request.app.state.settings, jti=body.jti, token=body.token, actor=principal.sub
     )
-    session.commit()
-    return TokenRevocationRead.model_validate(revoked, from_attributes=True)
+    return idem.commit(
+        session, status_code=200, body=TokenRevocationRead.model_validate(revoked, from_attributes=True)
+    )
 

@@ -36,7 +36,7 @@ BUSY_RETRY_AFTER_SECONDS = 1
 LOCKOUT_SECONDS = 60
 
 TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **problem_responses(400, 401, 413, 429, 503),
+    **problem_responses(400, 401, 413, 422, 429, 503),
     400: {
         **problem_responses(400)[400],
         "description": "RFC 6749 `error`: `invalid_request` (a parameter missing, repeated or too long), "

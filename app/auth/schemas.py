@@ -73,7 +73,10 @@ class ClientCreated(ClientRead):
 
     model_config = ConfigDict(json_schema_extra={"example": {**CLIENT_EXAMPLE, "client_secret": "q3V…"}})
 
-    client_secret: str = Field(description="Shown once: store it in a secret manager.")
+    client_secret: str | None = Field(
+        description="Shown once: store it in a secret manager. Null in an `Idempotency-Key` replay, which never "
+        "repeats a secret (rotate it to get a new one)."
+    )
 
 
 class SecretRotated(BaseModel):
@@ -90,7 +93,10 @@ class SecretRotated(BaseModel):
     )
 
     client_id: str
-    client_secret: str = Field(description="Shown once: store it in a secret manager.")
+    client_secret: str | None = Field(
+        description="Shown once: store it in a secret manager. Null in an `Idempotency-Key` replay, which never "
+        "repeats a secret (rotate again to get a new one)."
+    )
     previous_secret_expires_at: dt.datetime | None = Field(
         description="The old secret works until then (`POLICY_CLIENT_SECRET_GRACE_SECONDS`); null: not at all."
     )

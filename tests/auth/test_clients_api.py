@@ -150,3 +150,21 @@ def test_client_routes_need_the_admin_scope(client, auth):
     others = auth("incidents:read incidents:write policy:read policy:write")
     assert client.get("/v1/clients", headers=others).status_code == 403
     assert client.post("/v1/clients", json={"name": "x", "scopes": ["admin"]}, headers=others).status_code == 403
+
+
+def test_a_replayed_create_or_rotation_never_repeats_the_secret(client, admin):
+    headers = {**admin, "Idempotency-Key": "create-payroll-1"}
+    body = {"name": "payroll", "scopes": ["incidents:read"]}
+    first = client.post("/v1/clients", json=body, headers=headers)
+    again = client.post("/v1/clients", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json()["client_secret"] and again.json()["client_secret"] is None
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json()["client_id"] == first.json()["client_id"]
+    assert [c["name"] for c in client.get("/v1/clients", headers=admin).json()["items"]].count("payroll") == 1
+
+    rotate_headers = {**admin, "Idempotency-Key": "rotate-payroll-1"}
+    url = f"/v1/clients/{first.json()['client_id']}/rotate"
+    rotated, replayed = client.post(url, headers=rotate_headers), client.post(url, headers=rotate_headers)
+    assert rotated.json()["client_secret"] and replayed.json()["client_secret"] is None
+    assert _token(client, first.json()["client_id"], rotated.json()["client_secret"]).status_code == 200
