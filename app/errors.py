@@ -124,6 +124,12 @@ class PayloadTooLarge(AppError):
     status, slug, title = 413, "payload-too-large", "Content Too Large"
 
 
+class UnsupportedMediaType(AppError):
+    """The body is in a media type the operation does not accept."""
+
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
+
+
 class Unprocessable(AppError):
     """Well-formed but semantically invalid input (names the field)."""
 

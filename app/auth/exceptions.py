@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized
+from app.errors import BadRequest, Conflict, NotFound, TooManyRequests, Unauthorized, UnsupportedMediaType
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 
 
 class OAuthBadRequest(BadRequest):
@@ -16,6 +18,21 @@ class OAuthBadRequest(BadRequest):
 
     def __init__(self, detail: str, *, error: str = "invalid_request", **extra: Any) -> None:
         super().__init__(detail, error=error, error_description=detail, **extra)
+
+
+class NotAForm(UnsupportedMediaType):
+    """415 `invalid_request`: the token endpoint takes a form (RFC 6749 section 4.4.2), not JSON."""
+
+    def __init__(self, sent: str | None) -> None:
+        said = f"was sent as {sent}" if sent else "has no Content-Type"
+        detail = f"The body {said}; send it as {FORM_MEDIA_TYPE}."
+        super().__init__(
+            detail,
+            headers={"Accept-Post": FORM_MEDIA_TYPE},
+            accepted_media_type=FORM_MEDIA_TYPE,
+            error="invalid_request",
+            error_description=detail,
+        )
 
 
 class InvalidClient(Unauthorized):

@@ -19,7 +19,7 @@ import anyio
 from fastapi import APIRouter, Form, Request
 
 from app.auth import service
-from app.auth.exceptions import InvalidClient, OAuthBadRequest, OAuthTooManyRequests
+from app.auth.exceptions import FORM_MEDIA_TYPE, InvalidClient, NotAForm, OAuthBadRequest, OAuthTooManyRequests
 from app.auth.limits import client_address, failure_keys
 from app.auth.schemas import TokenResponse
 from app.auth.scopes import parse_scopes
@@ -36,7 +36,7 @@ BUSY_RETRY_AFTER_SECONDS = 1
 LOCKOUT_SECONDS = 60
 
 TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
-    **problem_responses(400, 401, 413, 422, 429, 503),
+    **problem_responses(400, 401, 413, 415, 422, 429, 503),
     400: {
         **problem_responses(400)[400],
         "description": "RFC 6749 `error`: `invalid_request` (a parameter missing, repeated or too long), "
@@ -105,6 +105,14 @@ def _client_auth(request: Request, client_id: str | None, client_secret: str | N
     return auth
 
 
+def _require_form(request: Request) -> None:
+    sent = request.headers.get("content-type")
+    media_type = (sent or "").split(";", 1)[0].strip().lower()
+    has_body = request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    if has_body and media_type not in (FORM_MEDIA_TYPE, "multipart/form-data"):
+        raise NotAForm(sent)
+
+
 def _requested_scopes(scope: str | None) -> frozenset[str] | None:
     if scope is None or not scope.strip():
         return None
@@ -152,6 +160,7 @@ async def issue_token(
     """
     state = request.app.state
     settings = state.settings
+    _require_form(request)
     if not grant_type:
         raise OAuthBadRequest("Missing grant_type: send grant_type=client_credentials.")
     if grant_type != "client_credentials":
