@@ -21,6 +21,7 @@ import pytest
 from app.settings import PROJECT_ROOT
 from tests.hardening.server import Server
 
+OWN_SECRETS = {"POLICY_JWT_SECRET": "j" * 40, "POLICY_SECRET_KEY": "s" * 40}
 FLOOD_SECONDS = 6
 FLOOD_CONCURRENCY = 150
 
@@ -74,8 +75,12 @@ def test_flood_of_wrong_secrets_leaves_other_routes_fast_and_nothing_5xx(fresh_d
 
 
 def test_forwarded_for_from_loopback_does_not_reset_the_address_count(fresh_database, tmp_path):
-    """uvicorn trusts X-Forwarded-For from loopback by default; a varying one must not mint new addresses."""
-    env = {"POLICY_AUDIT_SEAL_INTERVAL_SECONDS": "0", "POLICY_TOKEN_ADDRESS_FAILURES_PER_MINUTE": "5"}
+    """uvicorn trusts X-Forwarded-For from loopback by default; a varying one must not mint new addresses.
+
+    The server has its own secrets: on the published ones it would answer loopback callers only, and
+    uvicorn makes these requests look as if they came from the forwarded addresses.
+    """
+    env = {"POLICY_AUDIT_SEAL_INTERVAL_SECONDS": "0", "POLICY_TOKEN_ADDRESS_FAILURES_PER_MINUTE": "5", **OWN_SECRETS}
     with Server(fresh_database.url, tmp_path / "server.log", env=env) as server, httpx.Client(
         base_url=server.base_url, timeout=30
     ) as client:
