@@ -125,10 +125,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = Metrics()
     app.state.token_verifier = TokenVerifier(settings)
     # Short transactions outside the request's session (the token endpoint, the access snapshot);
-    # tests point this at their own session.
+    # tests point both at their own session. Reads run in autocommit: on SQLite they then take no
+    # write lock (BEGIN IMMEDIATE) and never queue behind writers.
+    reader = app.state.engine.execution_options(isolation_level="AUTOCOMMIT")
     app.state.session_factory = lambda: Session(app.state.engine, expire_on_commit=False)
+    app.state.read_session_factory = lambda: Session(reader, expire_on_commit=False)
     app.state.access_guard = AccessGuard(
-        lambda: app.state.session_factory(), max_age=settings.access_cache_seconds
+        lambda: app.state.read_session_factory(), max_age=settings.access_cache_seconds
     )
     app.state.hash_budget = HashBudget(settings.token_hash_concurrency)
     app.state.token_lockouts = Lockouts()

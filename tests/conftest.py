@@ -147,7 +147,7 @@ def app(settings: Settings, engine: Engine, session: Session) -> FastAPI:
     application.dependency_overrides[get_session] = _session
     # The token endpoint and the access snapshot open short sessions of their own; here they share
     # the test's transaction (nullcontext: the test's session is not closed after each use).
-    application.state.session_factory = lambda: nullcontext(session)
+    application.state.session_factory = application.state.read_session_factory = lambda: nullcontext(session)
     return application
 
 

@@ -209,10 +209,9 @@ def _check_client(state: Any, auth: _ClientAuth, keys: list[str]) -> service.Cli
     """
     settings = state.settings
     limits = {keys[0]: settings.token_failures_per_minute, keys[1]: settings.token_address_failures_per_minute}
-    with state.session_factory() as session:
+    with state.read_session_factory() as session:
         counts = service.recent_failures(session=session, keys=keys)
         credentials = service.load_credentials(session=session, client_id=auth.client_id)
-        session.commit()
     over = [key for key in keys if counts[key] >= limits[key]]
     if over:
         for key in over:

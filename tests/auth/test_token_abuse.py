@@ -65,7 +65,7 @@ def test_clients_behind_one_nat_do_not_share_a_lockout(app, session, registered,
 
 def test_one_address_trying_many_client_ids_is_limited(settings, engine, session, registered):
     app = create_app(settings.model_copy(update={"token_address_failures_per_minute": 4}), engine=engine)
-    app.state.session_factory = lambda: nullcontext(session)
+    app.state.session_factory = app.state.read_session_factory = lambda: nullcontext(session)
     scanner = _from(app, "203.0.113.99")
     statuses = [
         scanner.post("/v1/auth/token", data=_form(f"cli_guess{n:04d}", "nope")).status_code for n in range(6)
@@ -130,7 +130,7 @@ def test_hashes_past_the_budget_get_429_with_retry_after(app, client, registered
 def test_refused_requests_are_answered_late(settings, engine, session, registered):
     """A refusal waits `token_refusal_delay_seconds`, so a client retrying at once is slowed down."""
     app = create_app(settings.model_copy(update={"token_refusal_delay_seconds": 0.3}), engine=engine)
-    app.state.session_factory = lambda: nullcontext(session)
+    app.state.session_factory = app.state.read_session_factory = lambda: nullcontext(session)
     budget = app.state.hash_budget
     while budget.try_acquire():
         pass
