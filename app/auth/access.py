@@ -7,17 +7,20 @@ take to reach every worker, and the only database work this adds to an authentic
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
 from app.auth import service
 from app.auth.tokens import Principal, TokenError
 
+logger = logging.getLogger("app.auth.access")
 SessionOpener = Callable[[], AbstractContextManager[Session]]
 # A token naming a client the snapshot does not know, issued after (or just before) the snapshot
 # was read, re-reads it: the client may be newer than the snapshot. Older tokens of an unknown
@@ -66,9 +69,25 @@ class AccessGuard:
         return unknown_client and issued >= snapshot.taken_at_epoch - CLOCK_SKEW_SECONDS
 
     def refresh(self) -> None:
-        """Read the active clients and revoked tokens again (blocking database work)."""
-        with self._lock, self._open_session() as session:
-            active, revoked = service.access_snapshot(session=session)
+        """Read the active clients and revoked tokens again (blocking database work).
+
+        If the database cannot be read, the last snapshot is kept for another lifetime: nobody can
+        disable, delete or revoke anything while it is down either, so it is still accurate, and
+        routes that need no database keep working. Without any snapshot the error propagates (503).
+        """
+        with self._lock:
+            try:
+                with self._open_session() as session:
+                    active, revoked = service.access_snapshot(session=session)
+            except SQLAlchemyError:
+                last = self._snapshot
+                if last is None:
+                    raise
+                logger.warning("access snapshot not refreshed: the database cannot be read; keeping the last one")
+                self._snapshot = AccessSnapshot(
+                    last.active_clients, last.revoked_jtis, self._clock(), last.taken_at_epoch
+                )
+                return
             self._snapshot = AccessSnapshot(active, revoked, self._clock(), self._epoch_clock())
 
     def check(self, principal: Principal) -> None:

@@ -53,3 +53,39 @@ def test_hash_budget_refuses_past_its_size():
     assert not budget.try_acquire()
     budget.release()
     assert budget.try_acquire()
+
+
+def test_access_guard_keeps_its_last_snapshot_while_the_database_is_down(monkeypatch):
+    from contextlib import contextmanager
+
+    from sqlalchemy.exc import OperationalError
+
+    from app.auth import access
+    from app.auth.tokens import Principal
+
+    now = [0.0]
+    answers = [(frozenset({"cli_a"}), frozenset({"revoked-jti"}))]
+
+    @contextmanager
+    def opener():
+        yield None
+
+    def snapshot(*, session):
+        if not answers:
+            raise OperationalError("SELECT", {}, Exception("connection refused"))
+        return answers.pop()
+
+    monkeypatch.setattr(access.service, "access_snapshot", snapshot)
+    guard = access.AccessGuard(opener, max_age=30, clock=lambda: now[0])
+    client_token = Principal(sub="cli_a", scopes=frozenset(), client_id="cli_a", jti="j1", issued_at=0)
+    revoked = Principal(sub="x", scopes=frozenset(), jti="revoked-jti", issued_at=0)
+    guard.refresh()
+    now[0] += 31
+    assert guard.needs_refresh(client_token)
+    guard.refresh()  # the database is down: the last view stays, for another lifetime
+    assert not guard.needs_refresh(client_token)
+    guard.check(client_token)
+    with pytest.raises(access.TokenError):
+        guard.check(revoked)
+    with pytest.raises(OperationalError):
+        access.AccessGuard(opener, max_age=30).refresh()  # no view at all: 503 upstream
