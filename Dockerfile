@@ -30,5 +30,6 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
   CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/readyz', timeout=2)"]
 
 # uvicorn starts $WEB_CONCURRENCY worker processes (its own convention); exec form, so it is PID 1
-# and gets SIGTERM for a graceful stop.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# and gets SIGTERM for a graceful stop. X-Forwarded-For is read by the app, only from
+# POLICY_TRUSTED_PROXIES, never rewritten by uvicorn.
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

@@ -61,7 +61,7 @@ run: venv
 	@echo "  Token:   TOKEN=\$$($(PY) -m app token --sub me --scopes \"policy:read screenings:write\")"
 	@echo "  Try:     curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/v1/policy"
 	@echo ""
-	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT)
+	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

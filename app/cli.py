@@ -7,33 +7,129 @@ import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from sqlmodel import Session
 
 from app.audit import service as audit
 from app.auth import service as auth_service
+from app.auth.schemas import ClientRead
 from app.auth.scopes import parse_scopes
 from app.auth.tokens import create_access_token
 from app.db import build_engine
+from app.errors import AppError
+from app.pagination import MAX_LIMIT
 from app.settings import Settings, get_settings
 
 Command = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
+
+
+def _in_transaction(settings: Settings, work: Callable[[Session], T]) -> T:
+    """Run `work` in one committed transaction on a short-lived engine."""
+    engine = build_engine(settings)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            result = work(session)
+            session.commit()
+            return result
+    finally:
+        engine.dispose()
 
 
 def _create_client(args: argparse.Namespace, settings: Settings) -> int:
-    engine = build_engine(settings)
-    try:
-        with Session(engine) as session:
-            created = auth_service.create_client(
-                session=session, name=args.name, scopes=args.scopes, pepper=settings.secret_key, actor="cli"
-            )
-            session.commit()
-    finally:
-        engine.dispose()
+    created = _in_transaction(
+        settings,
+        lambda session: auth_service.create_client(
+            session=session, name=args.name, scopes=args.scopes, pepper=settings.secret_key, actor="cli"
+        ),
+    )
     print(f"client_id={created.client_id}")
     print(f"client_secret={created.client_secret}")
-    print(f"scopes={created.scopes}")
+    print(f"scopes={' '.join(created.scopes)}")
     print("Store the secret now: it is not shown again.", file=sys.stderr)
+    return 0
+
+
+def _print_client(client: ClientRead) -> None:
+    for name, value in client.model_dump(mode="json").items():
+        print(f"{name}={' '.join(value) if isinstance(value, list) else ('' if value is None else value)}")
+
+
+def _client(args: argparse.Namespace, settings: Settings) -> int:
+    action, client_id = args.action, args.client_id
+    if action == "list":
+        clients = _in_transaction(settings, lambda session: _all_clients(session))
+        for client in clients:
+            print(f"{client.client_id}\t{client.status}\t{client.name}\t{' '.join(client.scopes)}")
+        return 0
+    if client_id is None:
+        raise ValueError(f"client {action} needs a CLIENT_ID")
+    if action == "rotate":
+        secret, secret_hash = auth_service.new_secret_and_hash(settings.secret_key)  # before the transaction
+        grace = dt.timedelta(seconds=settings.client_secret_grace_seconds)
+        rotated = _in_transaction(
+            settings,
+            lambda session: auth_service.as_read(
+                auth_service.rotate_secret(
+                    session=session, client_id=client_id, new_hash=secret_hash, grace=grace, actor="cli"
+                )
+            ),
+        )
+        print(f"client_id={rotated.client_id}")
+        print(f"client_secret={secret}")
+        expires = rotated.previous_secret_expires_at
+        print(f"previous_secret_expires_at={expires.isoformat() if expires else ''}")
+        print("Store the secret now: it is not shown again.", file=sys.stderr)
+        return 0
+    if action == "delete":
+        _in_transaction(
+            settings, lambda session: auth_service.delete_client(session=session, client_id=client_id, actor="cli")
+        )
+        print(f"deleted {client_id}")
+        return 0
+    if action == "show":
+        _print_client(
+            _in_transaction(
+                settings,
+                lambda session: auth_service.as_read(auth_service.get_client(session=session, client_id=client_id)),
+            )
+        )
+        return 0
+    disabled = action == "disable"
+    _print_client(
+        _in_transaction(
+            settings,
+            lambda session: auth_service.as_read(
+                auth_service.set_disabled(session=session, client_id=client_id, disabled=disabled, actor="cli")
+            ),
+        )
+    )
+    return 0
+
+
+def _all_clients(session: Session) -> list[ClientRead]:
+    clients, cursor = [], None
+    while True:
+        page, cursor = auth_service.list_clients(session=session, cursor=cursor, limit=MAX_LIMIT)
+        clients.extend(auth_service.as_read(c) for c in page)
+        if cursor is None:
+            return clients
+
+
+def _revoke_token(args: argparse.Namespace, settings: Settings) -> int:
+    looks_like_jwt = args.jti_or_token.count(".") == 2
+    revoked = _in_transaction(
+        settings,
+        lambda session: auth_service.revoke(
+            session=session,
+            settings=settings,
+            jti=None if looks_like_jwt else args.jti_or_token,
+            token=args.jti_or_token if looks_like_jwt else None,
+            actor="cli",
+        ),
+    )
+    print(f"revoked jti={revoked.jti} until {revoked.expires_at.isoformat()}")
     return 0
 
 
@@ -161,6 +257,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scopes", required=True, help='space-separated, e.g. "incidents:write screenings:write"')
     p.set_defaults(handler=_create_client)
 
+    p = sub.add_parser(
+        "client", help="list machine clients, or show, disable, enable, rotate the secret of, or delete one"
+    )
+    p.add_argument("action", choices=["list", "show", "disable", "enable", "rotate", "delete"])
+    p.add_argument("client_id", nargs="?", metavar="CLIENT_ID", help="needed by every action but list")
+    p.set_defaults(handler=_client)
+
+    p = sub.add_parser("revoke-token", help="refuse one access token from now on (by its jti, or the token)")
+    p.add_argument("jti_or_token", metavar="JTI_OR_TOKEN")
+    p.set_defaults(handler=_revoke_token)
+
     p = sub.add_parser("token", help="print a signed development token (last line of stdout)")
     p.add_argument("--sub", required=True, help="the token subject (user or author id)")
     p.add_argument("--scopes", required=True, help='space-separated, e.g. "policy:read screenings:write"')
@@ -198,6 +305,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args, get_settings())
+    except AppError as exc:  # not found, name taken, a token that cannot be revoked
+        print(f"error: {exc.detail}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -27,7 +27,7 @@ from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import Session, SQLModel
+from sqlmodel import Field, Session, SQLModel
 
 from app.settings import Settings
 
@@ -134,6 +134,8 @@ def _sqlite_file_engine(settings: Settings, *, pool_size: int, read_only: bool) 
 
 #: How long a writer's one attempt at the write lock waits (SQLite's busy handler) before retrying.
 WRITE_LOCK_POLL_MS = 2
+#: Execution option: milliseconds this connection's writes wait for the SQLite write lock.
+LOCK_TIMEOUT_OPTION = "sqlite_lock_timeout_ms"
 
 
 def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: bool = False) -> None:
@@ -164,7 +166,8 @@ def _install_sqlite_pragmas(engine: Engine, busy_timeout_ms: int, *, read_only: 
         if read_only:
             connection.exec_driver_sql("BEGIN")
         else:
-            _begin_immediate(connection, busy_timeout_ms)
+            # A caller that must not wait long (the readiness write probe) sets its own limit.
+            _begin_immediate(connection, connection.get_execution_options().get(LOCK_TIMEOUT_OPTION, busy_timeout_ms))
 
 
 def _begin_immediate(connection: Any, busy_timeout_ms: int) -> None:
@@ -210,3 +213,12 @@ def get_session(request: Request) -> Iterator[Session]:
 
 SessionDep = Annotated[Session, Depends(get_session)]
 EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+class WriteProbe(SQLModel, table=True):
+    """One row per worker-independent probe name, rewritten by `/readyz` to prove writes still land."""
+
+    __tablename__ = "write_probe"
+
+    name: str = Field(max_length=50, primary_key=True)
+    written_at: dt.datetime = Field(sa_type=UTCDateTime)

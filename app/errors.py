@@ -7,13 +7,14 @@ wrong methods and unhandled exceptions are all turned into the same shape here.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.validation import CONTROL_CHARACTER_PATTERNS
@@ -136,6 +137,12 @@ class PayloadTooLarge(AppError):
     """The request body is over `max_body_bytes` (a text or batch over its own limit is a 422)."""
 
     status, slug, title = 413, "payload-too-large", "Content Too Large"
+
+
+class UnsupportedMediaType(AppError):
+    """The body is in a media type the operation does not accept."""
+
+    status, slug, title = 415, "unsupported-media-type", "Unsupported Media Type"
 
 
 class Unprocessable(AppError):
@@ -305,11 +312,68 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return problem_response(request, status=exc.status_code, slug=slug, title=title, detail=detail, headers=exc.headers)
 
 
+DATABASE_RETRY_AFTER_SECONDS = 5
+_READ_ONLY_SQLSTATE = "25006"  # PostgreSQL: read_only_sql_transaction (a standby, or read-only by setting)
+
+
+def database_trouble(exc: BaseException) -> str | None:
+    """Name why the database cannot serve (`unreachable`, `read-only`, `full`, `busy`), or None for a bug.
+
+    Only the exception's type, SQLSTATE and the driver's own wording are read: never the statement
+    or its parameters, which can carry post text.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "busy"  # the connection pool stayed exhausted
+    if isinstance(exc, sa_exc.DisconnectionError):
+        return "unreachable"
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    orig = exc.orig
+    wording = str(orig.args[0] if orig is not None and orig.args else "").lower()
+    if getattr(orig, "sqlstate", None) == _READ_ONLY_SQLSTATE or "readonly" in wording or "read-only" in wording:
+        return "read-only"
+    if "disk is full" in wording or "no space left" in wording or getattr(orig, "sqlstate", None) == "53100":
+        return "full"
+    if "database is locked" in wording:
+        return "busy"
+    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated:
+        return "unreachable"
+    return None
+
+
+def note_database_trouble(app: Any, reason: str) -> None:
+    """Remember when a request last failed on the database, so `/readyz` re-checks writes at once."""
+    app.state.database_trouble_at = time.monotonic()
+    app.state.database_trouble = reason
+
+
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     # Handled here rather than by the catch-all: Starlette re-raises what reaches the catch-all so
     # that the server logs it too, and uvicorn's traceback would print the driver's message, which
     # can quote row values (a summary, a phone number). Our formatter withholds those messages.
-    return await _unhandled(request, exc)
+    reason = database_trouble(exc)
+    if reason is None:
+        return await _unhandled(request, exc)
+    note_database_trouble(request.app, reason)
+    orig = getattr(exc, "orig", None)
+    logger.warning(
+        "database unavailable",
+        extra={
+            "request_id": _request_id(request),
+            "path": request.url.path,
+            "reason": reason,
+            "error_type": type(orig if orig is not None else exc).__name__,
+        },
+    )
+    return problem_response(
+        request,
+        status=503,
+        slug="database-unavailable",
+        title="Service Unavailable",
+        detail=f"The database is {reason}; retry after the Retry-After seconds.",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        database=reason,
+    )
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
@@ -333,7 +397,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
-    app.add_exception_handler(SQLAlchemyError, _database_error)
+    app.add_exception_handler(sa_exc.SQLAlchemyError, _database_error)
     app.add_exception_handler(Exception, _unhandled)
 
 
@@ -351,7 +415,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "Validation failed; `errors` names each offending field.",
         428: "`If-Match` is required for this operation.",
         429: "Too many requests; retry after the `Retry-After` seconds.",
-        503: "The service is not ready.",
+        503: "The service or its database is not available (unreachable, read-only or full); retry after "
+        "`Retry-After` seconds.",
     }
     return {
         status: {
@@ -381,7 +446,7 @@ def created_response(description: str, location: str) -> dict[int | str, dict[st
 
 
 # The statuses every authenticated operation can return.
-COMMON_ERRORS = (400, 401, 403, 413, 422)
+COMMON_ERRORS = (400, 401, 403, 413, 422, 503)
 
 
 def problem_schema_components() -> dict[str, Any]:

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import time
+
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine, insert, text, update
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from app.errors import ServiceUnavailable, problem_responses
+from app.db import LOCK_TIMEOUT_OPTION, WriteProbe, utcnow
+from app.errors import DATABASE_RETRY_AFTER_SECONDS, ServiceUnavailable, database_trouble, problem_responses
 from app.migrations_state import current_heads, expected_heads
+
+# A write probe at most this often per worker, unless a request has just failed on the database.
+WRITE_PROBE_INTERVAL_SECONDS = 10.0
+# A request that failed to write (read-only, full) keeps the worker not ready this long: a probe's
+# tiny write can still fit where a real one does not (a full disk with room left in one page).
+RECENT_WRITE_FAILURE_SECONDS = 30.0
+WRITE_FAILURES = frozenset({"read-only", "full"})
+# A probe waits this long for the SQLite write lock; a lock held longer means busy, not broken.
+PROBE_LOCK_TIMEOUT_MS = 250
 
 router = APIRouter(tags=["operations"])
 PUBLIC = {"security": []}
@@ -25,6 +37,44 @@ class Health(BaseModel):
     status: str
     database: str | None = None
     migrations: str | None = None
+    writes: str | None = None
+
+
+def probe_writes(engine: Engine) -> str | None:
+    """Commit one tiny write; return why writes fail (`read-only`, `full`, ...) or None when they land."""
+    try:
+        with engine.connect().execution_options(**{LOCK_TIMEOUT_OPTION: PROBE_LOCK_TIMEOUT_MS}) as connection:
+            try:
+                with connection.begin():
+                    now = utcnow()
+                    updated = connection.execute(
+                        update(WriteProbe).where(WriteProbe.name == "readyz").values(written_at=now)
+                    )
+                    if updated.rowcount == 0:
+                        connection.execute(insert(WriteProbe).values(name="readyz", written_at=now))
+            except IntegrityError:
+                pass  # another worker inserted the row first: that write landed
+    except SQLAlchemyError as exc:
+        reason = database_trouble(exc) or "failing"
+        return None if reason == "busy" else reason
+    return None
+
+
+def _writes_failing(request: Request) -> str | None:
+    """Name why writes fail: a recent request's write failure, else a (throttled) write probe."""
+    state = request.app.state
+    now = time.monotonic()
+    last_probe = getattr(state, "write_probe_at", None)
+    trouble_at = getattr(state, "database_trouble_at", None)
+    trouble = getattr(state, "database_trouble", None)
+    if trouble in WRITE_FAILURES and trouble_at is not None and now - trouble_at < RECENT_WRITE_FAILURE_SECONDS:
+        return trouble
+    fresh = last_probe is not None and now - last_probe < WRITE_PROBE_INTERVAL_SECONDS
+    if fresh and (trouble_at is None or trouble_at < last_probe):
+        return getattr(state, "write_probe_result", None)
+    result = probe_writes(state.engine)
+    state.write_probe_at, state.write_probe_result = time.monotonic(), result
+    return result
 
 
 @router.get(
@@ -43,14 +93,19 @@ def healthz() -> Health:
 @router.get(
     "/readyz",
     operation_id="getReadiness",
-    summary="Readiness: database reachable and migrations at head",
+    summary="Readiness: database reachable, writable and migrations at head",
     response_model=Health,
     responses=problem_responses(503),
     openapi_extra=PUBLIC,
 )
 def readyz(request: Request) -> Health:
-    """Answer 200 when the database answers and its schema is at the migrations' head, else 503."""
-    # The read engine: on SQLite the writer pool's one connection may be queued behind a writer.
+    """Answer 200 when the database answers, takes writes and its schema is at the migrations' head, else 503.
+
+    Writes are proved by committing one row at most every few seconds per worker, and at once after
+    a request has failed on the database: a read-only or full database is not ready.
+    """
+    # Reachability and migrations through the read engine: on SQLite the writer pool's one
+    # connection may be queued behind a writer. Writes are proved separately, below.
     engine = request.app.state.read_engine
     try:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
@@ -65,7 +120,16 @@ def readyz(request: Request) -> Health:
             database="ok",
             migrations="behind",
         )
-    return Health(status="ready", database="ok", migrations="head")
+    failing = _writes_failing(request)
+    if failing is not None:
+        raise ServiceUnavailable(
+            f"The database does not take writes ({failing}).",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            database="ok",
+            migrations="head",
+            writes=failing,
+        )
+    return Health(status="ready", database="ok", migrations="head", writes="ok")
 
 
 @router.get(

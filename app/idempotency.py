@@ -108,10 +108,13 @@ class Idempotency:
         body: Any,
         headers: dict[str, str] | None = None,
         json_ready: bool = False,
+        replay_body: Any = None,
     ) -> JSONResponse:
         """Commit the request's transaction (with the idempotency record) and build the response.
 
         The commit happens before the response exists, so a 2xx always means durable.
+        `replay_body`, when given, is stored for replays instead of `body`: a secret shown once
+        must not be kept in the idempotency record.
         """
         # `json_ready` skips the generic encoder for bodies already made of JSON types (hot paths).
         content = body if json_ready else jsonable_encoder(body)
@@ -123,7 +126,7 @@ class Idempotency:
                     key=self.key,
                     request_fingerprint=self.fingerprint,
                     status_code=status_code,
-                    response_body=content,
+                    response_body=content if replay_body is None else jsonable_encoder(replay_body),
                     response_headers={k: v for k, v in headers.items() if k.lower() in _REPLAYED_HEADERS},
                     expires_at=utcnow() + self.ttl,
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,9 +11,13 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
+from sqlmodel import Session
 
 from app import health
+from app.auth import clients_router
 from app.auth import router as auth_router
+from app.auth.access import AccessGuard
+from app.auth.limits import HashBudget, Lockouts
 from app.auth.tokens import TokenVerifier
 from app.db import build_engine, build_read_engine
 from app.docs import fill_organisation, install_docs, require_if_match, service_description, service_title
@@ -21,7 +26,7 @@ from app.escalation import router as escalation_router
 from app.escalation.wording import policy_text
 from app.incidents import router as incidents_router
 from app.logging_config import configure_logging
-from app.middleware import Metrics, RequestContextMiddleware
+from app.middleware import LoopbackOnlyMiddleware, Metrics, RequestContextMiddleware
 from app.periodic import Periodic
 from app.policy import router as policy_router
 from app.policy.pack import PolicyPack, load_pack
@@ -30,7 +35,9 @@ from app.privacy.service import Purger
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
-from app.settings import Settings, get_settings
+from app.settings import Settings, get_settings, trusted_networks
+
+logger = logging.getLogger("app.main")
 
 
 class StartupError(RuntimeError):
@@ -101,6 +108,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if settings.uses_default_secrets:
+            # Names the settings only, never their values.
+            logger.warning(
+                "development secrets in use: POLICY_JWT_SECRET and POLICY_SECRET_KEY are the values published in "
+                "the repository, so anyone who can reach this server can mint tokens; it answers loopback "
+                "callers only. Set both (32+ characters, different) before serving anyone else."
+            )
         # Compile the policy pack and detectors once per process, before the first request.
         if getattr(app.state, "screener_provider", None) is None:
             app.state.screener_provider = build_provider(settings)
@@ -134,7 +148,22 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.read_engine = engine or build_read_engine(settings, app.state.engine)
     app.state.metrics = Metrics(settings.prometheus_multiproc_dir)
     app.state.token_verifier = TokenVerifier(settings)
+    # Short transactions outside the request's session (the token endpoint, the access snapshot);
+    # tests point both at their own session. Reads run in autocommit: on SQLite they then take no
+    # write lock (BEGIN IMMEDIATE) and never queue behind writers.
+    reader = app.state.engine.execution_options(isolation_level="AUTOCOMMIT")
+    app.state.session_factory = lambda: Session(app.state.engine, expire_on_commit=False)
+    app.state.read_session_factory = lambda: Session(reader, expire_on_commit=False)
+    app.state.access_guard = AccessGuard(
+        lambda: app.state.read_session_factory(), max_age=settings.access_cache_seconds
+    )
+    app.state.hash_budget = HashBudget(settings.token_hash_concurrency)
+    app.state.token_lockouts = Lockouts()
+    app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
 
+    if settings.env == "development" and settings.uses_default_secrets:
+        # Innermost of the three middlewares: the request id and access log still apply.
+        app.add_middleware(LoopbackOnlyMiddleware)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
@@ -143,11 +172,17 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
         expose_headers=["ETag", "Location", "X-Request-ID", "Idempotent-Replayed"],
     )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes, metrics=app.state.metrics)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        metrics=app.state.metrics,
+    )
 
     install_docs(app)
     app.include_router(health.router)
     app.include_router(auth_router.router)
+    app.include_router(clients_router.router)
     app.include_router(screening_router.router)
     if settings.bench_endpoints:
         app.include_router(screening_router.bench_router)

@@ -6,6 +6,7 @@ strings, or the Authorization header.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import re
@@ -109,6 +110,41 @@ async def _send_problem(scope: Scope, send: Send, request_id: str, *, status: in
     await send({"type": "http.response.body", "body": body})
 
 
+def _is_loopback(host: str | None) -> bool:
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class LoopbackOnlyMiddleware:
+    """Answer only loopback callers: installed in development while the repository's secrets are in use.
+
+    Those secrets are public, so anyone who can reach the server can mint any token; `make run`
+    binds 127.0.0.1, and this keeps a server started on 0.0.0.0 by hand just as closed.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse a non-loopback caller with a 403 problem; pass everything else through."""
+        client = scope.get("client")
+        if scope["type"] == "http" and not _is_loopback(client[0] if client else None):
+            await _send_problem(
+                scope,
+                send,
+                scope.get("state", {}).get("request_id") or uuid.uuid4().hex,
+                status=403,
+                slug="development-server",
+                title="Forbidden",
+                detail="This development server uses the repository's published secrets, so it answers "
+                "loopback callers only; set POLICY_JWT_SECRET and POLICY_SECRET_KEY to serve others.",
+            )
+            return
+        await self.app(scope, receive, send)
+
+
 class BodyTooLarge(PayloadTooLarge):
     """Raised while reading a body that grows past the limit."""
 
@@ -116,15 +152,33 @@ class BodyTooLarge(PayloadTooLarge):
 class RequestContextMiddleware:
     """Tag each request with an id, enforce the body limit, log it, count it, harden headers."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, metrics: Metrics, max_header_bytes: int = 16_384) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_header_bytes = max_header_bytes
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI connection."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        header_bytes = sum(len(name) + len(value) for name, value in scope["headers"])
+        if header_bytes > self.max_header_bytes:
+            # Before anything copies or decodes them: a 50 MB Authorization header is refused unread.
+            request_id = uuid.uuid4().hex
+            scope.setdefault("state", {})["request_id"] = request_id
+            await _send_problem(
+                scope,
+                send,
+                request_id,
+                status=431,
+                slug="headers-too-large",
+                title="Request Header Fields Too Large",
+                detail=f"The request headers are over the limit of {self.max_header_bytes} bytes.",
+                limit_bytes=self.max_header_bytes,
+            )
+            self._observe(scope, 431, time.perf_counter(), request_id)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")

@@ -7,6 +7,8 @@ start on a default or short secret.
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -17,14 +19,28 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-in-production-0000"
 DEV_SECRET_KEY = "dev-only-hashing-key-change-me-in-production-000"
 MIN_SECRET_LENGTH = 32
+# Either default is refused for either key in production: swapping them is no better.
+REPOSITORY_DEFAULT_SECRETS = frozenset({DEV_JWT_SECRET, DEV_SECRET_KEY})
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def trusted_networks(entries: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Parse POLICY_TRUSTED_PROXIES (addresses or CIDR networks); raise naming a bad entry."""
+    networks = []
+    for entry in entries:
+        try:
+            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+        except ValueError:
+            raise ValueError(f"POLICY_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
+    return tuple(networks)
 
 
 class Settings(BaseSettings):
     """Typed configuration; construct directly in tests, from the environment elsewhere."""
 
-    model_config = SettingsConfigDict(env_prefix="POLICY_", extra="ignore", frozen=True)
+    # hide_input_in_errors: a refused setting must never echo a secret (or its end) in the start-up error.
+    model_config = SettingsConfigDict(env_prefix="POLICY_", extra="ignore", frozen=True, hide_input_in_errors=True)
 
     env: Literal["development", "test", "production"] = "development"
     database_url: str = Field(
@@ -43,7 +59,7 @@ class Settings(BaseSettings):
     jwt_private_key: str | None = None
     jwt_issuer: str = "policy-service"
     jwt_audience: str = "policy-api"
-    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=86_400)
+    access_token_ttl_seconds: int = Field(default=3600, ge=60, le=30 * 86_400)
     jwt_leeway_seconds: int = Field(default=30, ge=0, le=300)
 
     # Keyed hashing of protected terms and client secrets.
@@ -105,7 +121,39 @@ class Settings(BaseSettings):
     )
     review_interval_months: int = Field(default=12, ge=1)
     review_due_soon_days: int = Field(default=60, ge=0)
-    token_failures_per_minute: int = Field(default=10, ge=1)
+
+    # Access control and abuse resistance: the token endpoint, clients, tokens, request limits.
+    token_failures_per_minute: int = Field(
+        default=10, ge=1, description="Failed token requests per (client id, address) per minute before 429."
+    )
+    token_address_failures_per_minute: int = Field(
+        default=50, ge=1, description="Failed token requests per address per minute, whatever the client id."
+    )
+    token_hash_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Secret hashes computed at once per process; more requests get 429."
+    )
+    token_refusal_delay_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=10,
+        description="A 429 from the token endpoint is sent this late, so a client retrying at once cannot "
+        "keep a worker busy answering it.",
+    )
+    trusted_proxies: list[str] = Field(
+        default=[],
+        description="Proxy addresses or networks (CIDR) whose X-Forwarded-For is believed; none by default.",
+    )
+    client_secret_grace_seconds: int = Field(
+        default=3600, ge=0, le=30 * 86_400, description="How long a rotated-out client secret keeps working."
+    )
+    access_cache_seconds: float = Field(
+        default=30, ge=0, le=60, description="How long a worker trusts its view of disabled clients and revoked tokens."
+    )
+    max_token_ttl_seconds: int = Field(
+        default=86_400, ge=60, le=30 * 86_400, description="Longest token lifetime minted or accepted."
+    )
+    max_token_chars: int = Field(default=4096, ge=256, description="Longest bearer token read.")
+    max_header_bytes: int = Field(default=16_384, ge=1024, description="Request headers over this get 431.")
 
     alembic_ini: Path = PROJECT_ROOT / "alembic.ini"
 
@@ -119,19 +167,35 @@ class Settings(BaseSettings):
             raise ValueError("POLICY_JWT_PUBLIC_KEY is required when an RS algorithm is allowed")
         if self.env == "production" and self.bench_endpoints:
             raise ValueError("POLICY_BENCH_ENDPOINTS must not be set when POLICY_ENV=production")
+        if self.access_token_ttl_seconds > self.max_token_ttl_seconds:
+            raise ValueError("POLICY_ACCESS_TOKEN_TTL_SECONDS must not exceed POLICY_MAX_TOKEN_TTL_SECONDS")
+        trusted_networks(self.trusted_proxies)  # raises naming the bad entry
         if self.env == "production":
-            for name, value, default in (
-                ("POLICY_JWT_SECRET", self.jwt_secret, DEV_JWT_SECRET),
-                ("POLICY_SECRET_KEY", self.secret_key, DEV_SECRET_KEY),
-            ):
-                if name == "POLICY_JWT_SECRET" and not self.uses_hmac:
-                    continue
-                if value == default or len(value) < MIN_SECRET_LENGTH:
-                    raise ValueError(
-                        f"{name} must be set to a secret of at least {MIN_SECRET_LENGTH} "
-                        "characters when POLICY_ENV=production"
-                    )
+            self._check_production_secrets()
         return self
+
+    def _check_production_secrets(self) -> None:
+        # Messages name the setting and the rule only: never the value, nor any part of it.
+        checked = [("POLICY_SECRET_KEY", self.secret_key)]
+        if self.uses_hmac:
+            checked.insert(0, ("POLICY_JWT_SECRET", self.jwt_secret))
+        for name, value in checked:
+            if value in REPOSITORY_DEFAULT_SECRETS or len(value) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    f"{name} must be set to a secret of at least {MIN_SECRET_LENGTH} characters, not the "
+                    "repository's default, when POLICY_ENV=production"
+                )
+        if self.uses_hmac and hmac.compare_digest(self.jwt_secret, self.secret_key):
+            raise ValueError(
+                "POLICY_JWT_SECRET and POLICY_SECRET_KEY must be different keys when POLICY_ENV=production"
+            )
+
+    @property
+    def uses_default_secrets(self) -> bool:
+        """True when a secret published in the repository is in use (development only)."""
+        return self.secret_key in REPOSITORY_DEFAULT_SECRETS or (
+            self.uses_hmac and self.jwt_secret in REPOSITORY_DEFAULT_SECRETS
+        )
 
     @property
     def uses_hmac(self) -> bool:

@@ -5,9 +5,11 @@ NUL at all, and the others in an id or a reason are evasion or corruption, not c
 is a JSON-schema `pattern`, so generated clients and schemathesis see the same contract.
 """
 
+import datetime as dt
 from typing import Annotated
 
-from pydantic import StringConstraints
+import pydantic
+from pydantic import AfterValidator, StringConstraints
 
 # No C0 controls, DEL or C1 controls anywhere.
 SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
@@ -30,3 +32,25 @@ def plain_text(max_length: int, *, min_length: int = 1) -> type[str]:
 
 
 CONTROL_CHARACTER_PATTERNS = frozenset({SINGLE_LINE_PATTERN, MULTI_LINE_PATTERN})
+
+
+# Timestamps the service accepts: wide enough for any real post, filter or grant, narrow enough
+# that converting to UTC (year 1 with a positive offset, year 9999 with a negative one) and
+# storing on every database never overflows.
+SUPPORTED_FROM = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
+SUPPORTED_UNTIL = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+
+
+def _supported_range(value: dt.datetime) -> dt.datetime:
+    message = f"must be between {SUPPORTED_FROM:%Y-%m-%d} and {SUPPORTED_UNTIL:%Y-%m-%d} (UTC)"
+    try:
+        in_utc = value.astimezone(dt.UTC)
+    except OverflowError:
+        raise ValueError(message) from None
+    if not SUPPORTED_FROM <= in_utc < SUPPORTED_UNTIL:
+        raise ValueError(message)
+    return value
+
+
+# pydantic's AwareDatetime (a time zone is required) limited to the supported range (422 naming the field).
+AwareDatetime = Annotated[pydantic.AwareDatetime, AfterValidator(_supported_range)]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import pytest
@@ -93,7 +94,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
     # The background sealer and purge are off: tests that count audit events seal and purge explicitly.
     values: dict[str, object] = {
         "env": "test", "database_url": url, "db_pool_size": 5, "log_level": "WARNING",
-        "audit_seal_interval_seconds": 0, "purge_interval_seconds": 0,
+        "audit_seal_interval_seconds": 0, "purge_interval_seconds": 0, "token_refusal_delay_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
@@ -144,6 +145,9 @@ def app(settings: Settings, engine: Engine, session: Session) -> FastAPI:
         yield session
 
     application.dependency_overrides[get_session] = _session
+    # The token endpoint and the access snapshot open short sessions of their own; here they share
+    # the test's transaction (nullcontext: the test's session is not closed after each use).
+    application.state.session_factory = application.state.read_session_factory = lambda: nullcontext(session)
     return application
 
 

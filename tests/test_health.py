@@ -13,7 +13,7 @@ def test_healthz_is_public(client):
 def test_readyz_when_migrated(client):
     r = client.get("/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready", "database": "ok", "migrations": "head"}
+    assert r.json() == {"status": "ready", "database": "ok", "migrations": "head", "writes": "ok"}
 
 
 def test_readyz_is_503_on_an_unmigrated_database(tmp_path):

@@ -2,6 +2,7 @@
 
 from typing import Any
 
+import anyio
 from fastapi import Request, Security
 from fastapi.security import HTTPBearer
 
@@ -33,8 +34,16 @@ class ScopedBearer(HTTPBearer):
         credentials = await super().__call__(request)
         if credentials is None:
             raise Unauthorized("A bearer token is required: send `Authorization: Bearer <token>`.")
+        state = request.app.state
+        limit = state.settings.max_token_chars
+        if len(credentials.credentials) > limit:
+            raise Unauthorized(f"The bearer token is longer than {limit} characters; no token issued here is.")
+        guard = state.access_guard
         try:
-            principal = request.app.state.token_verifier.verify(credentials.credentials)
+            principal = state.token_verifier.verify(credentials.credentials)
+            if guard.needs_refresh(principal):
+                await anyio.to_thread.run_sync(guard.refresh)
+            guard.check(principal)
         except TokenError as exc:
             raise Unauthorized(str(exc)) from exc
         missing = not (self.scopes <= principal.scopes if self.all_required else principal.scopes & self.scopes)

@@ -1,4 +1,4 @@
-"""Tables for machine clients and failed token attempts."""
+"""Tables for machine clients, failed token attempts and revoked tokens."""
 
 from __future__ import annotations
 
@@ -17,8 +17,12 @@ class ApiClient(SQLModel, table=True):
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     client_id: str = Field(max_length=64, unique=True, index=True)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=200, unique=True)
     secret_hash: str = Field(max_length=300)
+    previous_secret_hash: str | None = Field(
+        default=None, max_length=300, description="The secret before the last rotation, valid until the time below."
+    )
+    previous_secret_expires_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     scopes: str = Field(max_length=1000, description="Space-separated scopes the client may request.")
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     disabled_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -30,5 +34,15 @@ class AuthFailure(SQLModel, table=True):
     __tablename__ = "auth_failure"
 
     id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=200, index=True, description="`client:<id>` or `ip:<address>`.")
+    key: str = Field(max_length=200, index=True, description="`client:<id>@<address>` or `ip:<address>`.")
     failed_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class RevokedToken(SQLModel, table=True):
+    """One access token refused before its expiry, by its `jti`; kept until it would have expired."""
+
+    __tablename__ = "revoked_token"
+
+    jti: str = Field(max_length=64, primary_key=True)
+    expires_at: dt.datetime = Field(sa_type=UTCDateTime, index=True)
+    revoked_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

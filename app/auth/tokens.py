@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from jose import JWTError, jwt
 
+from app.auth.scopes import parse_scopes
 from app.settings import Settings
 
 
@@ -24,6 +25,9 @@ class Principal:
     sub: str
     scopes: frozenset[str]
     client_id: str | None = None
+    jti: str | None = None
+    issued_at: int | None = None
+    expires_at: int | None = None
 
     def has(self, scope: str) -> bool:
         """Return True when the token carries `scope`."""
@@ -53,7 +57,15 @@ def create_access_token(
     client_id: str | None = None,
     now: float | None = None,
 ) -> str:
-    """Mint a signed access token with the first allowed algorithm."""
+    """Mint a signed access token with the first allowed algorithm.
+
+    Raises ValueError for a scope the service does not know or a lifetime over
+    `max_token_ttl_seconds`: either would be refused when the token is used.
+    """
+    parse_scopes(" ".join(scopes))
+    lifetime = ttl_seconds or settings.access_token_ttl_seconds
+    if not 0 < lifetime <= settings.max_token_ttl_seconds:
+        raise ValueError(f"the token lifetime must be between 1 and {settings.max_token_ttl_seconds} seconds")
     issued = int(now if now is not None else time.time())
     algorithm = settings.jwt_algorithms[0]
     claims: dict[str, object] = {
@@ -63,7 +75,7 @@ def create_access_token(
         "aud": settings.jwt_audience,
         "iat": issued,
         "nbf": issued,
-        "exp": issued + (ttl_seconds or settings.access_token_ttl_seconds),
+        "exp": issued + lifetime,
         "jti": uuid.uuid4().hex,
     }
     if client_id:
@@ -93,6 +105,7 @@ def decode_token(settings: Settings, token: str) -> Principal:
                 "require_sub": True,
                 "require_iss": True,
                 "require_aud": True,
+                "require_iat": True,
                 "leeway": settings.jwt_leeway_seconds,
             },
         )
@@ -102,15 +115,31 @@ def decode_token(settings: Settings, token: str) -> Principal:
         raise TokenError(f"the token's claims are not valid: {exc}") from exc
     except JWTError as exc:
         raise TokenError(f"the token could not be verified: {exc}") from exc
+    except (TypeError, ValueError) as exc:  # python-jose on a null or odd time claim (e.g. "iat": null)
+        raise TokenError("the token's time claims are not valid") from exc
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
         raise TokenError("the token has no subject")
     scope = claims.get("scope", "")
     if not isinstance(scope, str):
         raise TokenError("the token's scope claim must be a space-separated string")
-    client_id = claims.get("client_id")
+    try:
+        scopes = parse_scopes(scope)
+    except ValueError as exc:
+        raise TokenError(f"the token carries {exc}") from exc
+    issued, expires = claims.get("iat"), claims["exp"]
+    if not isinstance(issued, int | float) or not isinstance(expires, int | float):
+        raise TokenError("the token's iat and exp claims must be numbers")
+    if expires - issued > settings.max_token_ttl_seconds:
+        raise TokenError(f"the token's lifetime is over the limit of {settings.max_token_ttl_seconds} seconds")
+    client_id, jti = claims.get("client_id"), claims.get("jti")
     return Principal(
-        sub=sub, scopes=frozenset(scope.split()), client_id=client_id if isinstance(client_id, str) else None
+        sub=sub,
+        scopes=scopes,
+        client_id=client_id if isinstance(client_id, str) else None,
+        jti=jti if isinstance(jti, str) else None,
+        issued_at=int(issued),
+        expires_at=int(expires),
     )
 
 

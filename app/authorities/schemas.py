@@ -6,10 +6,10 @@ import datetime as dt
 import uuid
 from enum import StrEnum
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.pagination import page_example
-from app.validation import single_line
+from app.validation import AwareDatetime, single_line
 
 
 class GrantStatus(StrEnum):

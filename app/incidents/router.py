@@ -6,7 +6,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -17,6 +16,7 @@ from app.idempotency import IdempotencyDep
 from app.incidents import service
 from app.incidents.schemas import IncidentCreate, IncidentPage, IncidentRead
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
+from app.validation import AwareDatetime
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
 

@@ -8,7 +8,6 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -18,7 +17,7 @@ from pydantic import (
 
 from app.escalation.ladder import Role, Stage, Status
 from app.pagination import page_example
-from app.validation import plain_text
+from app.validation import AwareDatetime, plain_text
 
 SubjectId = Annotated[
     str,

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import insert
 from sqlmodel import Session
 
@@ -34,6 +34,7 @@ from app.screening.schemas import (
     ScreeningRead,
 )
 from app.screening.types import Verdict
+from app.validation import AwareDatetime
 
 router = APIRouter()
 screenings = APIRouter(prefix="/v1/screenings", tags=["screenings"])

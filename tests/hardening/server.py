@@ -33,9 +33,11 @@ class Server:
         env: dict[str, str] | None = None,
         port: int | None = None,
         workers: int = 1,
+        uvicorn_args: tuple[str, ...] = (),
     ):
         self.database_url = database_url
         self.workers = workers
+        self.uvicorn_args = uvicorn_args
         self.log_path = log_path
         self.port = port or free_port()
         self.extra_env = env or {}
@@ -58,6 +60,7 @@ class Server:
         command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)]
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
+        command += self.uvicorn_args
         # Its own process group, so kill() takes the workers down with the supervisor.
         self.process = subprocess.Popen(
             command, cwd=PROJECT_ROOT, env=self.env(), stdout=log, stderr=log, start_new_session=True
