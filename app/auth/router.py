@@ -133,6 +133,18 @@ def _requested_scopes(scope: str | None) -> frozenset[str] | None:
     openapi_extra={
         "security": [],
         "x-client-authentication": ["client_secret_basic", "client_secret_post"],
+        "requestBody": {
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "example": {
+                        "grant_type": "client_credentials",
+                        "client_id": "cli_3f9a0c1d2e4b5a69",
+                        "client_secret": "shown-once-at-create-client",
+                        "scope": "incidents:write escalations:write",
+                    }
+                }
+            }
+        },
     },
 )
 async def issue_token(

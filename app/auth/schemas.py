@@ -105,6 +105,21 @@ class SecretRotated(BaseModel):
 class ClientPage(BaseModel):
     """One page of clients, newest first."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {"client_id": "cli_3f9a0c1d2e4b5a69", "name": "hr-system", "scopes": ["incidents:write"],
+                         "status": "active", "created_at": "2026-11-25T09:00:00Z", "disabled_at": None,
+                         "previous_secret_expires_at": None}
+                    ],
+                    "next_cursor": None,
+                }
+            ]
+        }
+    )  # fmt: skip
+
     items: list[ClientRead]
     next_cursor: str | None = None
 

@@ -181,7 +181,7 @@ def test_if_match_is_required_wherever_its_absence_is_428():
 
 
 def test_servers_come_from_the_public_base_url():
-    app = create_app(Settings(database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    app = create_app(Settings(env="test", database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
     assert [s["url"] for s in app.openapi()["servers"]] == ["https://policy.example.org/"]
 
 
@@ -191,16 +191,16 @@ def test_problem_types_come_from_the_pack_or_settings_not_the_deployment():
     from app.policy.pack import load_pack
 
     domain = load_pack(None).organisation.domains[0]
-    app = create_app(Settings(database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    app = create_app(Settings(env="test", database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
     assert TestClient(app).get("/v1/screenings").json()["type"] == f"https://{domain}/problems/unauthorized"
-    app = create_app(Settings(database_url="sqlite:///:memory:", problem_type_base="https://errors.example.org/p"))
+    app = create_app(Settings(env="test", database_url="sqlite:///:memory:", problem_type_base="https://errors.example.org/p"))
     assert TestClient(app).get("/v1/screenings").json()["type"] == "https://errors.example.org/p/unauthorized"
 
 
 def test_docs_are_served_from_local_assets():
     from fastapi.testclient import TestClient
 
-    client = TestClient(create_app(Settings(database_url="sqlite:///:memory:")))
+    client = TestClient(create_app(Settings(env="test", database_url="sqlite:///:memory:")))
     page = client.get("/docs")
     assert page.status_code == 200
     html = page.text
