@@ -14,7 +14,7 @@ LOCK_RUNTIME := requirements/runtime.txt
 LOCK_VENV := .venv-lock
 export DATABASE_URL
 
-.PHONY: help venv lock run test lint openapi openapi-check ts-check bench-engine bench-http bench-mixed evaluate train train-check corpus-check clean
+.PHONY: help venv lock run test lint openapi openapi-check ts-check bench-engine bench-http bench-mixed bench-pg evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
@@ -29,7 +29,9 @@ help:
 	@echo "make train-check    retrain into a temporary file and check it predicts what the shipped model does"
 	@echo "make corpus-check   validate the labelled corpus (schema, labelling rules, duplicates, counts)"
 	@echo "make bench-engine   engine throughput;  make bench-http   HTTP load test"
-	@echo "make bench-mixed    the realistic mix (screenings, incidents, lists, policy) with 2 workers, next to /healthz"
+	@echo "make bench-mixed    the realistic mix (screenings, incidents, lists, policy) and each route alone, 2 workers,"
+	@echo "                    next to /healthz and the bare insert (SQLite, or DATABASE_URL's PostgreSQL)"
+	@echo "make bench-pg       the same on PostgreSQL (BENCH_POSTGRES_URL), with issue 16's targets PASS/FAIL"
 
 # Exactly the locked versions (hash-checked), then the project itself without resolving anything.
 $(VENV)/.installed: pyproject.toml $(LOCK_DEV)
@@ -104,6 +106,9 @@ bench-http: venv
 
 bench-mixed: venv
 	$(PY) -m bench.mixed
+
+bench-pg: venv
+	$(PY) -m bench.mixed --database postgresql
 
 clean:
 	rm -rf $(VENV) $(LOCK_VENV) data .pytest_cache .ruff_cache

@@ -184,8 +184,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_router.router)
     app.include_router(clients_router.router)
     app.include_router(screening_router.router)
-    if settings.bench_endpoints:
-        app.include_router(screening_router.bench_router)
     app.include_router(incidents_router.router)
     app.include_router(escalation_router.router)
     app.include_router(policy_router.router)

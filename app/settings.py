@@ -91,10 +91,6 @@ class Settings(BaseSettings):
         description="How often each worker seals new screenings into the audit chain; 0 turns the "
         "background sealer off (tests, or a deployment that runs one dedicated sealer).",
     )
-    bench_endpoints: bool = Field(
-        default=False,
-        description="POLICY_BENCH_ENDPOINTS=1 adds the bare insert endpoint bench/http.py compares against.",
-    )
     idempotency_ttl_hours: int = Field(
         default=24, ge=1, description="How long a key replays; the purge removes records once they expire."
     )
@@ -165,8 +161,6 @@ class Settings(BaseSettings):
             raise ValueError(f"POLICY_JWT_ALGORITHMS must be a non-empty subset of {sorted(allowed)}")
         if any(a.startswith("RS") for a in self.jwt_algorithms) and not self.jwt_public_key:
             raise ValueError("POLICY_JWT_PUBLIC_KEY is required when an RS algorithm is allowed")
-        if self.env == "production" and self.bench_endpoints:
-            raise ValueError("POLICY_BENCH_ENDPOINTS must not be set when POLICY_ENV=production")
         if self.access_token_ttl_seconds > self.max_token_ttl_seconds:
             raise ValueError("POLICY_ACCESS_TOKEN_TTL_SECONDS must not exceed POLICY_MAX_TOKEN_TTL_SECONDS")
         trusted_networks(self.trusted_proxies)  # raises naming the bad entry

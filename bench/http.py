@@ -7,8 +7,8 @@ Usage:
 
 For each (database, workers) it creates a fresh database (SQLite file in a temp dir; PostgreSQL:
 a fresh schema in the local test database, dropped afterwards), migrates it, starts
-`uvicorn app.main:app` on 127.0.0.1 with POLICY_BENCH_ENDPOINTS=1 (adds POST /bench/insert, a
-route that inserts one screening-sized row through SQLAlchemy Core and nothing else), and drives
+`uvicorn bench.app:app` on 127.0.0.1 (the service plus POST /bench/insert, a route that inserts
+one screening-sized row through SQLAlchemy Core and nothing else: see bench/app.py), and drives
 it from this process with a small keep-alive asyncio HTTP/1.1 client (cheaper than httpx, so the
 load generator takes less of the CPU the server needs). Posts are synthetic and varied.
 It prints req/s and p50/p99 latency per endpoint and concurrency, RSS per worker, checks that no
@@ -35,6 +35,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+from bench import BARE_AUTHOR, BARE_PATH, SERVER_APP
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_BASE = os.environ.get("BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -91,6 +93,22 @@ def make_posts(count: int, seed: int = 7) -> list[dict]:
             "context": {"account": "personal"},
         })
     return posts
+
+
+def bare_bodies(posts: list[dict]) -> list[dict]:
+    """Return the bare insert's bodies for `posts`: each post with the engine's answer precomputed."""
+    from app.policy.pack import load_pack
+    from app.screening.engine import Screener
+    from app.screening.service import finding_json
+    from app.screening.types import ScreenContext
+
+    screener = Screener(load_pack())
+    bodies = []
+    for p in posts:
+        result = screener.screen(p["text"], ScreenContext(author_role=p["author"]["role"]))
+        bodies.append({"post": p, "suggested_text": result.suggested_text,
+                       "findings": [finding_json(f) for f in result.findings]})  # fmt: skip
+    return bodies
 
 
 # --- a minimal keep-alive HTTP/1.1 load generator ----------------------------------------------
@@ -257,16 +275,16 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         config.attributes["configure_logger"] = False
         command.upgrade(config, "heads")
         port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url, "POLICY_BENCH_ENDPOINTS": "1",
+        env = {**os.environ, "DATABASE_URL": url,
                "POLICY_AUDIT_SEAL_INTERVAL_SECONDS": str(args.seal_interval), "POLICY_LOG_LEVEL": args.log_level}
-        cmd = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(port),
+        cmd = [sys.executable, "-m", "uvicorn", SERVER_APP, "--host", "127.0.0.1", "--port", str(port),
                "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_ready(port)
         token = create_access_token(Settings(), sub="bench", scopes=["screenings:write"])
         auth = {"Authorization": f"Bearer {token}"}
         screen_reqs = [_request_bytes("POST", "/v1/screenings", json.dumps(p).encode(), auth) for p in posts]
-        bare_reqs = [_request_bytes("POST", "/bench/insert", json.dumps(b).encode(), {}) for b in bare]
+        bare_reqs = [_request_bytes("POST", BARE_PATH, json.dumps(b).encode(), {}) for b in bare]
         health_reqs = [_request_bytes("GET", "/healthz", None, {})]
         cells = []
         # Warm-up: every worker compiles nothing lazily, but connections and caches settle.
@@ -285,7 +303,8 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         proc = None
         engine = create_engine(url)
         with engine.connect() as conn:
-            stored = conn.execute(text("SELECT count(*) FROM screening WHERE author_id <> 'bench-bare'")).scalar()
+            own = text("SELECT count(*) FROM screening WHERE author_id <> :bare")
+            stored = conn.execute(own, {"bare": BARE_AUTHOR}).scalar()
             unsealed = conn.execute(text("SELECT count(*) FROM screening WHERE audit_seq IS NULL")).scalar()
             seals = conn.execute(text("SELECT count(*) FROM audit_event WHERE action = 'screenings.sealed'")).scalar()
         engine.dispose()
@@ -320,18 +339,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(ROOT))
-    from app.policy.pack import load_pack
-    from app.screening.engine import Screener
-    from app.screening.service import finding_json
-    from app.screening.types import ScreenContext
-
     posts = make_posts(args.posts)
-    screener = Screener(load_pack())
-    bare = []
-    for p in posts:
-        result = screener.screen(p["text"], ScreenContext(author_role=p["author"]["role"]))
-        bare.append({"post": p, "suggested_text": result.suggested_text,
-                     "findings": [finding_json(f) for f in result.findings]})
+    bare = bare_bodies(posts)
 
     ok = True
     print(f"posts: {len(posts)} synthetic, {min(len(p['text']) for p in posts)}-"

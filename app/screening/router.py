@@ -8,23 +8,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.authorities.router import router as authorities_router
-from app.db import SessionDep, utcnow
+from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import Idempotency, IdempotencyDep
-from app.keys import keyed_digest
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.protected_terms.router import router as protected_terms_router
 from app.screening import service
 from app.screening.dependencies import ScreenerProvider, screener_provider
-from app.screening.models import Screening
 from app.screening.schemas import (
     PostIn,
     ScreeningBatchCreate,
@@ -249,45 +245,3 @@ router.include_router(screenings)
 router.include_router(protected_terms_router)
 router.include_router(authorities_router)
 
-
-# --- Benchmark baseline: mounted only with POLICY_BENCH_ENDPOINTS=1, never in the spec. -----------
-
-bench_router = APIRouter(prefix="/bench", include_in_schema=False)
-
-
-class _BareIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    post: PostIn
-    suggested_text: str
-    findings: list[dict]
-
-
-@bench_router.post("/insert", status_code=201)
-def bench_insert(body: _BareIn, session: SessionDep, request: Request) -> JSONResponse:
-    """Insert one screening-sized row through SQLAlchemy Core: the HTTP+DB floor for bench/http.py."""
-    row_id = uuid.uuid4()
-    session.execute(
-        insert(Screening.__table__).values(  # type: ignore[attr-defined]
-            id=row_id,
-            created_at=utcnow(),
-            created_by="bench-bare",
-            author_id="bench-bare",
-            author_role=str(body.post.author.role),
-            platform=body.post.platform,
-            account=body.post.context.account,
-            authority_id=None,
-            text_hmac=keyed_digest(screener_provider(request).text_key, body.post.text.encode()),
-            text_length=len(body.post.text),
-            suggested_text=body.suggested_text,
-            verdict="allow",
-            risk_score=0.0,
-            rule_ids=" ",
-            findings=body.findings,
-            notes=[],
-            policy_version="bench",
-            engine_version="bench",
-        )
-    )
-    session.commit()
-    return JSONResponse({"id": str(row_id)}, status_code=201)

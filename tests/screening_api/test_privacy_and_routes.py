@@ -97,16 +97,3 @@ def test_every_route_needs_the_right_scope(client, auth, method, path):
     url = url.replace("{authority_id}", "00000000-0000-0000-0000-000000000000")
     assert client.request(method, url).status_code == 401
     assert client.request(method, url, headers=auth("admin")).status_code == 403
-
-
-def test_bench_endpoint_only_when_enabled(app, settings, engine, session):
-    from app.db import get_session
-
-    body = {"post": post(), "suggested_text": "x", "findings": []}
-    with TestClient(app) as plain:
-        assert plain.post("/bench/insert", json=body).status_code == 404
-    bench = create_app(settings.model_copy(update={"bench_endpoints": True}), engine=engine)
-    bench.dependency_overrides[get_session] = lambda: (yield session)
-    with TestClient(bench) as client:
-        assert client.post("/bench/insert", json=body).status_code == 201
-        assert not any(p.startswith("/bench") for p in client.get("/openapi.json").json()["paths"])
