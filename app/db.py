@@ -18,16 +18,18 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
+from starlette.concurrency import run_in_threadpool
 
 from app.settings import Settings
 
@@ -99,22 +101,56 @@ def build_engine(settings: Settings) -> Engine:
     if settings.is_sqlite:
         _prepare_sqlite_file(url)
         return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or 1, read_only=False)
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_size=settings.db_pool_size or 5,
-        max_overflow=10,
-        pool_pre_ping=True,
+        pool_size=settings.db_pool_size or SERVER_POOL_SIZE,
+        max_overflow=SERVER_POOL_OVERFLOW,
         hide_parameters=True,
     )
+    _ping_after_idle(engine, IDLE_PING_SECONDS)
+    return engine
+
+
+#: Connections per process on a database server, and how many more a burst may open for a while.
+SERVER_POOL_SIZE = 10
+SERVER_POOL_OVERFLOW = 5
+#: A pooled server connection unused for longer than this is pinged before it is handed out.
+IDLE_PING_SECONDS = 2.0
+_CHECKED_IN_AT = "checked_in_at"
+
+
+def _ping_after_idle(engine: Engine, idle_seconds: float) -> None:
+    # `pool_pre_ping` costs a round trip on every checkout, i.e. on every request. A connection
+    # used a moment ago is alive; one that sat idle (a database restart, a proxy's timeout) is
+    # checked first, and a dead one is replaced before any request sees it.
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and checks out another (SQLAlchemy's documented recipe).
+            raise DisconnectionError("the pooled connection no longer answers") from exc
 
 
 def build_read_engine(settings: Settings, engine: Engine) -> Engine:
-    """Return the engine safe-method requests read with: `engine` itself, except on a SQLite file.
+    """Return the engine safe-method requests read with.
 
-    There it is a pool of read-only connections whose transactions begin deferred (a WAL snapshot,
-    no write lock), so reads neither wait for a writer nor for this process's writer connection.
+    On a SQLite file, a pool of read-only connections whose transactions begin deferred (a WAL
+    snapshot, no write lock), so reads neither wait for a writer nor for this process's writer
+    connection. On a database server, `engine`'s own pool in autocommit: a read committed
+    transaction takes a fresh snapshot per statement anyway, so BEGIN and ROLLBACK would be two
+    round trips per request that change nothing.
     """
-    if not settings.is_sqlite or make_url(settings.database_url).database in (None, "", ":memory:"):
+    if not settings.is_sqlite:
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    if make_url(settings.database_url).database in (None, "", ":memory:"):
         return engine
     return _sqlite_file_engine(settings, pool_size=settings.db_pool_size or READ_POOL_SIZE, read_only=True)
 
@@ -200,15 +236,40 @@ def get_engine(request: Request) -> Engine:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_session(request: Request) -> Iterator[Session]:
+#: `Session.info` key: True while the session holds a database transaction that closing must roll back.
+_OPEN_ON_DATABASE = "open_on_database"
+
+
+@event.listens_for(Session, "after_begin")
+def _on_session_begin(session: Session, _transaction: Any, connection: Any) -> None:
+    autocommit = connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    session.info[_OPEN_ON_DATABASE] = not autocommit
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_rollback")
+def _on_session_end(session: Session) -> None:
+    session.info[_OPEN_ON_DATABASE] = False
+
+
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """Yield one session per request; routes commit before they answer, this only cleans up.
 
-    Safe-method requests get the read engine (on SQLite: deferred, read-only transactions).
+    Safe-method requests get the read engine (on SQLite: deferred, read-only transactions; on a
+    server: autocommit). Async so that opening the session (no I/O) costs no thread hop; closing
+    one that still holds a database transaction (an error, a replayed answer) rolls it back in a
+    worker thread, and any other close (a committed write, an autocommit read) does no I/O at all.
     """
     state = request.app.state
     engine = state.read_engine if request.method in SAFE_METHODS else state.engine
-    with Session(engine, expire_on_commit=False) as session:
+    session = Session(engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        if session.info.get(_OPEN_ON_DATABASE):
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -30,6 +30,7 @@ from app.middleware import LoopbackOnlyMiddleware, Metrics, RequestContextMiddle
 from app.periodic import Periodic
 from app.policy import router as policy_router
 from app.policy.pack import PolicyPack, load_pack
+from app.policy.service import StatusCache
 from app.privacy import router as privacy_router
 from app.privacy.service import Purger
 from app.screening import router as screening_router
@@ -160,6 +161,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.hash_budget = HashBudget(settings.token_hash_concurrency)
     app.state.token_lockouts = Lockouts()
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
+    app.state.policy_status_cache = StatusCache(settings.status_cache_seconds)
 
     if settings.env == "development" and settings.uses_default_secrets:
         # Innermost of the three middlewares: the request id and access log still apply.

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     )
     review_interval_months: int = Field(default=12, ge=1)
     review_due_soon_days: int = Field(default=60, ge=0)
+    status_cache_seconds: float = Field(
+        default=5,
+        ge=0,
+        le=60,
+        description="How long a worker reuses its answer to GET /v1/policy (counting the people known to the "
+        "service reads every screening and incident); a review or acknowledgement through the same worker "
+        "refreshes it at once. 0: computed on every call.",
+    )
 
     # Access control and abuse resistance: the token endpoint, clients, tokens, request limits.
     token_failures_per_minute: int = Field(

@@ -244,7 +244,8 @@ def _row(label: str, samples: Samples, only: str | None = None, share: str = "")
     statuses: dict[int, int] = defaultdict(int)
     for key, counts in samples.statuses.items():
         for status, n in counts.items():
-            statuses[status] += n if only in (None, key) else 0
+            if only in (None, key):
+                statuses[status] += n
     rate = samples.count(only) / samples.elapsed if samples.elapsed else float("nan")
     return (f"  {label:28} {share:>6} {rate:>8.1f} {samples.pct(0.5, only):>8.1f} {samples.pct(0.99, only):>8.1f}  "
             f"{dict(sorted(statuses.items()))}")  # fmt: skip

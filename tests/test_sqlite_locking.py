@@ -123,8 +123,12 @@ def test_read_connections_refuse_writes(sqlite_app):
         read_engine.dispose()
 
 
-def test_postgres_and_memory_read_through_the_write_engine():
-    for url in ("postgresql+psycopg://u@127.0.0.1/x", "sqlite://"):
-        settings = make_settings(url)
-        sentinel = object()
-        assert build_read_engine(settings, sentinel) is sentinel  # type: ignore[arg-type]
+def test_memory_reads_through_the_write_engine_and_postgres_through_its_pool_in_autocommit():
+    sentinel = object()
+    assert build_read_engine(make_settings("sqlite://"), sentinel) is sentinel  # type: ignore[arg-type]
+    settings = make_settings("postgresql+psycopg://u@127.0.0.1/x")
+    engine = build_engine(settings)
+    read_engine = build_read_engine(settings, engine)
+    assert read_engine.pool is engine.pool
+    assert read_engine.get_execution_options()["isolation_level"] == "AUTOCOMMIT"
+    assert "isolation_level" not in engine.get_execution_options()

@@ -81,9 +81,16 @@ def event_hash(
 _HEAD = AuditHead.__table__  # type: ignore[attr-defined]
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
 _LOCK_HEAD = sa.select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_IS_KEYED = sa.select(_EVENTS.c.keyed).where(_EVENTS.c.seq == sa.bindparam("seq"))
+_LATEST_IS_KEYED = sa.select(_EVENTS.c.keyed).order_by(_EVENTS.c.seq.desc()).limit(1)
 _INSERT_EVENT = sa.insert(_EVENTS)
 _INSERT_HEAD = sa.insert(_HEAD).values(id=1)
 _UPDATE_HEAD = sa.update(_HEAD).where(_HEAD.c.id == 1)
+# PostgreSQL moves the head in the statement that inserts the event: one round trip fewer while
+# every other writer waits for the lock (a data-modifying WITH runs once, referenced or not).
+_INSERT_EVENT_MOVING_HEAD = _INSERT_EVENT.add_cte(
+    _UPDATE_HEAD.values(seq=sa.bindparam("head_seq"), hash=sa.bindparam("head_hash")).cte("moved_head")
+)
 
 
 def lock_head(session: Session) -> tuple[int, str]:
@@ -99,8 +106,6 @@ def _locked_head(session: Session) -> sa.Row[Any] | None:
     session.flush()
     return session.execute(_LOCK_HEAD).first()
 
-
-_IS_KEYED = sa.select(_EVENTS.c.keyed).where(_EVENTS.c.seq == sa.bindparam("seq"))
 
 
 def record(
@@ -123,33 +128,45 @@ def record(
     straight from the database also means a session's stale copy can never be chained onto.
     """
     keys = keys or audit_keys.current()
-    head = _locked_head(session)
-    prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
-    if prev_seq and not session.execute(_IS_KEYED, {"seq": prev_seq}).scalar_one():
-        # First append since revision 0007: pin the legacy prefix under the key before anything else.
-        switch = _switch_over(session, keys, prev_seq, prev_hash)
-        prev_seq, prev_hash = switch["seq"], switch["hash"]
     # JSON round trip so what is hashed is exactly what the database gives back.
     clean_details = json.loads(json.dumps(details or {}, default=str))
+    # Before the head is locked: every writer queues on that lock until it commits, so it is held
+    # for the append alone. The covered rows are this transaction's own writes, row-locked until
+    # it ends, so nobody can change them between this read and the append.
     rows = coverage.digests(session, keys, covers) + [list(entry) for entry in removed]
     if rows:
         clean_details["rows"] = rows
+    # Only keyed events follow a keyed one, so a keyed latest event now means a keyed head under
+    # the lock too; the head is looked up under the lock only while the chain may still be legacy.
+    keyed_already = bool(session.execute(_LATEST_IS_KEYED).scalar())
+    head = _locked_head(session)
+    prev_seq, prev_hash = (head.seq, head.hash) if head is not None else (0, GENESIS_HASH)
+    if prev_seq and not keyed_already and not session.execute(_IS_KEYED, {"seq": prev_seq}).scalar_one():
+        # First append since revision 0007: pin the legacy prefix under the key before anything else.
+        switch = _switch_over(session, keys, prev_seq, prev_hash)
+        prev_seq, prev_hash = switch["seq"], switch["hash"]
+    move_head = head is not None and session.get_bind().dialect.name == "postgresql"
     row = _append(
-        session, keys, prev_seq, prev_hash, actor=actor, action=action,
+        session, keys, prev_seq, prev_hash, move_head=move_head, actor=actor, action=action,
         target_type=target_type, target_id=str(target_id), details=clean_details,
     )  # fmt: skip
     if head is None:
         session.execute(_INSERT_HEAD, {"seq": row["seq"], "hash": row["hash"]})
-    else:
+    elif not move_head:
         session.execute(_UPDATE_HEAD, {"seq": row["seq"], "hash": row["hash"]})
     return AuditEvent(**row)
 
 
-def _append(session: Session, keys: AuditKeys, prev_seq: int, prev_hash: str, **fields: Any) -> dict[str, Any]:
+def _append(
+    session: Session, keys: AuditKeys, prev_seq: int, prev_hash: str, *, move_head: bool = False, **fields: Any
+) -> dict[str, Any]:
     row = {"seq": prev_seq + 1, "occurred_at": utcnow(), **fields, "prev_hash": prev_hash, "keyed": True}
     row["hash"] = event_hash(**row, keys=keys)
     # Parameters passed separately so each statement compiles once per process.
-    session.execute(_INSERT_EVENT, row)
+    if move_head:
+        session.execute(_INSERT_EVENT_MOVING_HEAD, {**row, "head_seq": row["seq"], "head_hash": row["hash"]})
+    else:
+        session.execute(_INSERT_EVENT, row)
     return row
 
 

@@ -114,6 +114,8 @@ class Opened:
 
     case: EscalationCase
     event: EscalationEvent | None
+    #: The subject's role changed: the case row was written without a ladder event of its own.
+    role_changed: bool = False
 
     def audit(self, session: Session, *, actor: str) -> None:
         """Append the audit event for the opening or reopening (call after the other writes)."""
@@ -155,13 +157,14 @@ def on_incident_recorded(
             except IntegrityError:
                 continue
             return Opened(case, event)
-        if case.subject_role != role.value:
+        role_changed = case.subject_role != role.value
+        if role_changed:
             # HR's latest record of the person's role decides who a disciplinary referral covers.
             case.subject_role = role.value
             session.add(case)
         if case.status != Status.RESOLVED:
             session.flush()
-            return Opened(case, None)
+            return Opened(case, None, role_changed)
         transition = ladder.apply(state_of(case, new_incidents=1), Action.REOPEN)
         try:
             event = _write(

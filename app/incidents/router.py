@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -44,9 +44,9 @@ def create_incident(
     if (replayed := idem.replay(session)) is not None:
         return replayed  # type: ignore[return-value]
     incident, case = service.create(session=session, incident_in=incident_in, actor=principal.sub)
-    body = service.to_read(incident, case, show_evidence=principal.has(Scope.INCIDENTS_READ))
+    body = service.to_read(incident, case, show_evidence=principal.has(Scope.INCIDENTS_READ)).model_dump(mode="json")
     return idem.commit(  # type: ignore[return-value]
-        session, status_code=201, body=body, headers={"Location": f"/v1/incidents/{incident.id}"}
+        session, status_code=201, body=body, headers={"Location": f"/v1/incidents/{incident.id}"}, json_ready=True
     )
 
 
@@ -94,7 +94,7 @@ def list_incidents(
     cursor: Cursor = None,
 ) -> IncidentPage:
     """List incidents, newest recorded first, filtered by subject, platform or date range."""
-    items, next_cursor = service.list_(
+    rows, next_cursor = service.list_(
         session=session,
         subject_id=subject_id,
         platform=platform,
@@ -105,8 +105,9 @@ def list_incidents(
         cursor=cursor,
         limit=limit,
     )
-    cases = service.cases_for(session=session, incidents=items)
-    return IncidentPage(
-        items=[service.to_read(i, cases[i.case_id], show_evidence=True) for i in items],
+    page = IncidentPage(
+        items=[service.to_read(incident, case, show_evidence=True) for incident, case in rows],
         next_cursor=next_cursor,
     )
+    # Serialised once, straight to JSON: a returned model would be dumped, validated again and encoded.
+    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]

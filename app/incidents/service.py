@@ -84,8 +84,8 @@ def create(
             "screening_id": str(incident.screening_id) if incident.screening_id else None,
             "has_evidence": incident.evidence is not None,
         },
-        # The case too: a changed role is written to it without a ladder event of its own.
-        covers=[("incident", incident.id), ("escalation_case", opened.case.id)],
+        # The case too when a changed role was written to it (a ladder event covers its other changes).
+        covers=[("incident", incident.id)] + ([("escalation_case", opened.case.id)] if opened.role_changed else []),
     )
     opened.audit(session, actor=actor)
     return incident, opened.case
@@ -110,9 +110,17 @@ def list_(
     created_to: dt.datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> tuple[list[Incident], str | None]:
-    """Return one page of incidents matching the filters, newest recorded first."""
-    statement = select(Incident)
+) -> tuple[list[tuple[Incident, EscalationCase]], str | None]:
+    """Return one page of incidents matching the filters, newest recorded first, each with its case.
+
+    One query for both: a list is read far more often than anything else here.
+    """
+    # populate_existing: the case's conditional UPDATE bypasses the identity map (see cases_for).
+    statement = (
+        select(Incident, EscalationCase)
+        .join(EscalationCase, col(EscalationCase.id) == col(Incident.case_id))
+        .execution_options(populate_existing=True)
+    )
     if subject_id is not None:
         statement = statement.where(Incident.subject_id == subject_id)
     if platform is not None:
@@ -129,7 +137,8 @@ def list_(
         statement, col(Incident.created_at), col(Incident.id), cursor=cursor, limit=limit
     )
     rows = list(session.exec(statement).all())
-    return split_page(rows, limit)
+    page, next_cursor = split_page([incident for incident, _ in rows], limit)
+    return [(incident, case) for incident, case in rows[: len(page)]], next_cursor
 
 
 def cases_for(

@@ -7,15 +7,17 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from app.policy.pack import PolicyPack, load_pack
+from app.policy.pack import PolicyPack
+
+# Both are async although they do no I/O: FastAPI runs a synchronous dependency in a worker thread.
 
 
-def get_pack(request: Request) -> PolicyPack:
-    """Return the application's policy pack (loaded and validated once per process by `load_pack`)."""
-    return load_pack(request.app.state.settings.policy_pack)
+async def get_pack(request: Request) -> PolicyPack:
+    """Return the application's policy pack (loaded and validated once, at start-up)."""
+    return request.app.state.pack
 
 
-def get_today() -> dt.date:
+async def get_today() -> dt.date:
     """Return today's date in UTC; tests pin it through `app.dependency_overrides[get_today]`."""
     return dt.datetime.now(dt.UTC).date()
 

@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -49,16 +50,26 @@ ACKNOWLEDGEMENT_LOCATION = "/v1/policy/acknowledgements/{acknowledgement_id}"
 )
 def get_policy_status(
     principal: Reader, request: Request, session: SessionDep, pack: PackDep, today: TodayDep
-) -> PolicyStatusRead:
-    """Return whether the policy is current, due soon or overdue, and how many people have acknowledged it."""
-    settings = request.app.state.settings
-    return service.get_status(
-        session=session,
-        pack=pack,
-        today=today,
-        interval_months=settings.review_interval_months,
-        due_soon_days=settings.review_due_soon_days,
-    )
+) -> JSONResponse:
+    """Return whether the policy is current, due soon or overdue, and how many people have acknowledged it.
+
+    Each worker reuses its answer for `POLICY_STATUS_CACHE_SECONDS` (default 5): the counts may
+    lag that long behind acknowledgements and people recorded through other workers.
+    """
+    cache = request.app.state.policy_status_cache
+    body = cache.get(today)
+    if body is None:
+        settings = request.app.state.settings
+        status = service.get_status(
+            session=session,
+            pack=pack,
+            today=today,
+            interval_months=settings.review_interval_months,
+            due_soon_days=settings.review_due_soon_days,
+        )
+        body = status.model_dump(mode="json")
+        cache.put(today, body)
+    return JSONResponse(body)
 
 
 @router.get(
@@ -88,6 +99,7 @@ def list_policy_clauses(principal: Reader, pack: PackDep) -> PolicyClauseList:
     },
 )
 def create_policy_review(
+    request: Request,
     review_in: PolicyReviewCreate,
     principal: Writer,
     session: SessionDep,
@@ -99,9 +111,10 @@ def create_policy_review(
     if (replayed := idem.replay(session)) is not None:
         return replayed  # type: ignore[return-value]
     review = service.create_review(session=session, pack=pack, review_in=review_in, today=today, actor=principal.sub)
-    return idem.commit(  # type: ignore[return-value]
-        session, status_code=201, body=review, headers={"Location": f"/v1/policy/reviews/{review.id}"}
-    )
+    location = {"Location": f"/v1/policy/reviews/{review.id}"}
+    response = idem.commit(session, status_code=201, body=review, headers=location)
+    request.app.state.policy_status_cache.clear()
+    return response  # type: ignore[return-value]
 
 
 @router.get(
@@ -164,6 +177,7 @@ def get_policy_review(review_id: uuid.UUID, principal: Reader, session: SessionD
     },
 )
 def create_acknowledgement(
+    request: Request,
     principal: Acknowledger,
     session: SessionDep,
     pack: PackDep,
@@ -183,12 +197,14 @@ def create_acknowledgement(
     ack, created = service.acknowledge(
         session=session, pack=pack, person_id=person_id, version=ack_in.version, actor=principal.sub
     )
-    return idem.commit(  # type: ignore[return-value]
+    response = idem.commit(
         session,
         status_code=201 if created else 200,
         body=ack,
         headers={"Location": f"/v1/policy/acknowledgements/{ack.id}"},
     )
+    request.app.state.policy_status_cache.clear()
+    return response  # type: ignore[return-value]
 
 
 @router.get(

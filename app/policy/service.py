@@ -10,7 +10,9 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -268,6 +270,36 @@ def get_status(
         policy_pack_version=pack.policy_version,
         acknowledgements=coverage(session=session, version=review.version),
     )
+
+
+class StatusCache:
+    """The worker's latest status answer per day, reused for `max_age` seconds.
+
+    The status counts the people known to the service over every screening and incident, far more
+    work than the answer is worth on every call; acknowledgement counts may lag by `max_age` on
+    other workers, and `clear()` (after a review or an acknowledgement here) ends the lag here.
+    """
+
+    def __init__(self, max_age: float, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._max_age = max_age
+        self._clock = clock
+        self._entry: tuple[dt.date, float, dict[str, Any]] | None = None
+
+    def get(self, today: dt.date) -> dict[str, Any] | None:
+        """Return the cached JSON-ready status for `today`, or None when there is none young enough."""
+        entry = self._entry
+        if entry is None or entry[0] != today or self._clock() - entry[1] >= self._max_age:
+            return None
+        return entry[2]
+
+    def put(self, today: dt.date, status: dict[str, Any]) -> None:
+        """Remember the status computed for `today` (kept only when caching is on)."""
+        if self._max_age > 0:
+            self._entry = (today, self._clock(), status)
+
+    def clear(self) -> None:
+        """Forget the cached status (the policy's reviews or acknowledgements changed)."""
+        self._entry = None
 
 
 def list_clauses(*, pack: PolicyPack) -> PolicyClauseList:
