@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
@@ -29,7 +30,6 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, Session, SQLModel
-from starlette.concurrency import run_in_threadpool
 
 from app.settings import Settings
 
@@ -267,9 +267,19 @@ async def get_session(request: Request) -> AsyncIterator[Session]:
         yield session
     finally:
         if session.info.get(_OPEN_ON_DATABASE):
-            await run_in_threadpool(session.close)
+            await close_in_thread(session)
         else:
             session.close()
+
+
+async def close_in_thread(session: Session) -> None:
+    """Close `session` in a worker thread outside the shared thread limit.
+
+    Every thread of the shared limit may be a request waiting for a pooled connection; the close
+    that returns one must not wait for such a thread, or nobody ever gets one (as FastAPI does for
+    the exit of a synchronous dependency).
+    """
+    await anyio.to_thread.run_sync(session.close, limiter=anyio.CapacityLimiter(1))
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

@@ -54,11 +54,13 @@ def test_an_uncommitted_write_is_rolled_back_when_the_request_ends(engines, monk
     engine, read_engine = engines
     closed_in_thread = []
 
-    async def recording(fn, *args):
-        closed_in_thread.append(fn)
-        return fn(*args)
+    real_close = db.close_in_thread
 
-    monkeypatch.setattr(db, "run_in_threadpool", recording)
+    async def recording(session):
+        closed_in_thread.append(session)
+        await real_close(session)
+
+    monkeypatch.setattr(db, "close_in_thread", recording)
     insert = text("INSERT INTO write_probe (name, written_at) VALUES ('left-open', CURRENT_TIMESTAMP)")
     asyncio.run(_use(_request(engine, read_engine, "POST"), lambda s: s.execute(insert)))
     assert len(closed_in_thread) == 1  # the rollback's round trip ran off the event loop
@@ -67,7 +69,7 @@ def test_an_uncommitted_write_is_rolled_back_when_the_request_ends(engines, monk
 
 def test_a_committed_write_closes_without_a_thread(engines, monkeypatch):
     engine, read_engine = engines
-    monkeypatch.setattr(db, "run_in_threadpool", None)  # any use would fail the test
+    monkeypatch.setattr(db, "close_in_thread", None)  # any use would fail the test
     insert = text("INSERT INTO write_probe (name, written_at) VALUES ('committed', CURRENT_TIMESTAMP)")
 
     def write(session):
@@ -82,7 +84,7 @@ def test_reads_on_a_server_run_in_autocommit_and_close_without_a_thread(engines,
     engine, read_engine = engines
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite reads hold a WAL snapshot (a deferred transaction) that closing ends")
-    monkeypatch.setattr(db, "run_in_threadpool", None)
+    monkeypatch.setattr(db, "close_in_thread", None)
     seen = []
     read = text("SELECT now() = statement_timestamp()")  # only outside a transaction block
     asyncio.run(_use(_request(engine, read_engine, "GET"), lambda s: seen.append(s.execute(read).scalar_one())))
@@ -133,3 +135,35 @@ def test_an_idle_connection_the_server_dropped_is_replaced_before_use(server_url
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_requests_waiting_for_a_connection_never_starve_the_close_that_frees_one(tmp_path):
+    # One read connection and two threads: every thread can be a request waiting for the
+    # connection, so the close that returns it must not need one of those threads.
+    import anyio
+    import httpx
+
+    from app.auth.tokens import create_access_token
+    from app.main import create_app
+
+    database = create_database("sqlite", str(tmp_path))
+    settings = make_settings(database.url, db_pool_size=1)
+    migrate(settings)
+    app = create_app(settings)
+    token = create_access_token(settings, sub="reader", scopes=["incidents:read"])
+
+    async def main():
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+        transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 1234))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with anyio.fail_after(20):  # the starved close held the pool for its 60 s timeout
+                responses = await asyncio.gather(
+                    *(client.get("/v1/incidents", headers={"Authorization": f"Bearer {token}"}) for _ in range(8))
+                )
+        return [r.status_code for r in responses]
+
+    try:
+        assert asyncio.run(main()) == [200] * 8
+    finally:
+        app.state.engine.dispose()
+        app.state.read_engine.dispose()
