@@ -61,7 +61,8 @@ run: venv
 	@echo "  Token:   TOKEN=\$$($(PY) -m app token --sub me --scopes \"policy:read screenings:write\")"
 	@echo "  Try:     curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/v1/policy"
 	@echo ""
-	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
+	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers \
+		--http app.http_server:BoundedHttpToolsProtocol
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
