@@ -109,7 +109,8 @@ def _client(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _all_clients(session: Session) -> list[ClientRead]:
-    clients, cursor = [], None
+    clients: list[ClientRead] = []
+    cursor: str | None = None
     while True:
         page, cursor = auth_service.list_clients(session=session, cursor=cursor, limit=MAX_LIMIT)
         clients.extend(auth_service.as_read(c) for c in page)

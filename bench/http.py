@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -187,7 +188,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _create_db(kind: str, tmp: str, pg_base: str = PG_BASE) -> tuple[str, callable]:
+def _create_db(kind: str, tmp: str, pg_base: str = PG_BASE) -> tuple[str, Callable[[], None]]:
     if kind == "sqlite":
         return f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:8]}.db", lambda: None
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -268,7 +269,7 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         screen_reqs = [_request_bytes("POST", "/v1/screenings", json.dumps(p).encode(), auth) for p in posts]
         bare_reqs = [_request_bytes("POST", "/bench/insert", json.dumps(b).encode(), {}) for b in bare]
         health_reqs = [_request_bytes("GET", "/healthz", None, {})]
-        cells = []
+        cells: list[CellResult] = []
         # Warm-up: every worker compiles nothing lazily, but connections and caches settle.
         warm = asyncio.run(_drive(port, screen_reqs, 4, 1.0, "warmup"))
         endpoints = (("GET /healthz", health_reqs), ("POST /bench/insert (bare)", bare_reqs),

@@ -90,7 +90,8 @@ def build_requests(count: int, token: str, seed: int = 11) -> list[tuple[str, by
     rng = random.Random(seed)
     auth = {"Authorization": f"Bearer {token}"}
     posts = make_posts(500, seed=seed)
-    labels, weights = zip(*MIX, strict=True)
+    labels = [label for label, _ in MIX]
+    weights = [weight for _, weight in MIX]
     requests = []
     for i, label in enumerate(rng.choices(labels, weights=weights, k=count)):
         if label == "POST /v1/screenings":

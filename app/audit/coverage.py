@@ -31,7 +31,7 @@ from app.protected_terms.models import ProtectedTerm
 
 #: Row type (the table name) -> table, for every table whose rows the chain covers one by one.
 COVERED: dict[str, sa.Table] = {
-    model.__tablename__: model.__table__  # type: ignore[attr-defined,misc]
+    model.__tablename__: model.metadata.tables[model.__tablename__]
     for model in (
         Incident,
         EscalationCase,
@@ -58,7 +58,7 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def row_digest(keys: AuditKeys, row_type: str, row: Mapping[str, Any]) -> str:
+def row_digest(keys: AuditKeys, row_type: str, row: sa.RowMapping) -> str:
     """Return the keyed digest of one row's columns (all of them, by name) as the database holds them."""
     columns = COVERED[row_type].c
     payload = json.dumps(

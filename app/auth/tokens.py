@@ -9,6 +9,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from jose import JWTError, jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError
 
 from app.auth.scopes import parse_scopes
 from app.settings import Settings
@@ -109,9 +110,9 @@ def decode_token(settings: Settings, token: str) -> Principal:
                 "leeway": settings.jwt_leeway_seconds,
             },
         )
-    except jwt.ExpiredSignatureError as exc:
+    except ExpiredSignatureError as exc:
         raise TokenError("the token has expired") from exc
-    except jwt.JWTClaimsError as exc:
+    except JWTClaimsError as exc:
         raise TokenError(f"the token's claims are not valid: {exc}") from exc
     except JWTError as exc:
         raise TokenError(f"the token could not be verified: {exc}") from exc

@@ -216,7 +216,7 @@ def _write(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    result = session.execute(statement)
+    result = session.exec(statement)
     if result.rowcount != 1:
         raise StaleVersion(
             "The case was changed by someone else; re-read it and retry with its new ETag.",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect
 from sqlmodel import Session, col, select
@@ -17,8 +18,11 @@ from app.incidents.models import Incident
 from app.incidents.schemas import CaseSummary, IncidentCreate, IncidentRead
 from app.pagination import keyset_page, split_page
 
+if TYPE_CHECKING:
+    from app.screening.models import Screening
 
-def _screening_model() -> type | None:
+
+def _screening_model() -> type[Screening] | None:
     try:
         from app.screening.models import Screening
     except ImportError:
@@ -31,7 +35,7 @@ def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
     model = _screening_model()
     exists = False
     if model is not None and inspect(session.connection()).has_table(model.__tablename__):
-        exists = session.exec(select(model.id).where(model.id == screening_id)).first() is not None  # type: ignore[attr-defined]
+        exists = session.exec(select(col(model.id)).where(col(model.id) == screening_id)).first() is not None
     if not exists:
         raise Unprocessable(
             f"screening_id {screening_id} does not name a stored screening.",

@@ -179,13 +179,8 @@ def erase(*, session: Session, subject_id: str, actor: str) -> ErasureRead:
         session, removal, sa.or_(screenings.author_id == subject_id, screenings.created_by == subject_id), limit=None
     )
     delete_cases(session, removal, [case.id] if case is not None else [])
-    delete_rows(
-        session,
-        removal,
-        AuthorityGrant.__table__,
-        AuthorityGrant.__table__.c.person_id == subject_id,
-        label="authority_grants",
-    )  # type: ignore[attr-defined]
+    grants = AuthorityGrant.__table__  # type: ignore[attr-defined]
+    delete_rows(session, removal, grants, grants.c.person_id == subject_id, label="authority_grants")
     acks = PolicyAcknowledgement.__table__  # type: ignore[attr-defined]
     delete_rows(session, removal, acks, acks.c.person_id == subject_id, label="acknowledgements")
     replies = _idempotency_ids_naming(session, subject_id)
@@ -213,7 +208,7 @@ def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectE
     """Return everything held about `subject_id` as one document; 404 when nothing is held."""
     screening_rows = session.exec(
         select(Screening)
-        .where(sa.or_(Screening.author_id == subject_id, Screening.created_by == subject_id))
+        .where(sa.or_(col(Screening.author_id) == subject_id, col(Screening.created_by) == subject_id))
         .order_by(col(Screening.created_at), col(Screening.id))
     ).all()
     incident_rows = session.exec(

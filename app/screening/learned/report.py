@@ -114,7 +114,7 @@ def learning_curve(pack: PolicyPack, dev: list[dict[str, Any]], test: list[dict[
             path = Path(tmp) / "curve.npz"
             path.write_bytes(raw)
             screener = Screener(pack, model=ClauseModel(path))
-        row = {"corpus_posts": size}
+        row: dict[str, Any] = {"corpus_posts": size}
         for name, recs in (("dev", dev), ("test", test)):
             if recs:
                 m = evaluate(recs, screener)
