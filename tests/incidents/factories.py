@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from app.clock import FakeClock
+
 HR = "incidents:write incidents:read"
 MANAGER = "escalations:read escalations:write"
 
@@ -33,7 +35,14 @@ def record(
     role: str = "volunteer",
     **kw: Any,
 ) -> dict[str, Any]:
-    """Record an incident through the API and return its JSON (asserting 201)."""
+    """Record an incident through the API and return its JSON (asserting 201).
+
+    On a test app's fake clock each incident is recorded a second after whatever came before, as
+    HR's records follow one another: "recorded after the last step" is then never a tie.
+    """
+    clock = getattr(client.app.state, "clock", None)
+    if isinstance(clock, FakeClock):
+        clock.advance(1)
     response = client.post(
         "/v1/incidents", json=incident_body(subject_id, role, **kw), headers=headers
     )
