@@ -28,6 +28,16 @@ def incident_body(
     return body
 
 
+def a_moment_later(client: Any) -> None:
+    """Move a test app's fake clock on a second, so the next record is strictly later than the last.
+
+    HR's records follow one another: "recorded after the last step" must never be a tie.
+    """
+    clock = getattr(client.app.state, "clock", None)
+    if isinstance(clock, FakeClock):
+        clock.advance(1)
+
+
 def record(
     client: Any,
     headers: dict[str, str],
@@ -35,14 +45,8 @@ def record(
     role: str = "volunteer",
     **kw: Any,
 ) -> dict[str, Any]:
-    """Record an incident through the API and return its JSON (asserting 201).
-
-    On a test app's fake clock each incident is recorded a second after whatever came before, as
-    HR's records follow one another: "recorded after the last step" is then never a tie.
-    """
-    clock = getattr(client.app.state, "clock", None)
-    if isinstance(clock, FakeClock):
-        clock.advance(1)
+    """Record an incident through the API, a moment after what came before; return its JSON (asserting 201)."""
+    a_moment_later(client)
     response = client.post(
         "/v1/incidents", json=incident_body(subject_id, role, **kw), headers=headers
     )
