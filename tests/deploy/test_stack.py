@@ -75,6 +75,14 @@ def test_app_runs_several_workers_and_checks_readiness(compose):
     assert all(port.startswith("127.0.0.1:") for port in app["ports"]), "only the proxy reaches the app"
 
 
+def test_metrics_of_all_workers_are_summed_and_start_empty(compose):
+    app = compose["services"]["app"]
+    directory = _env(app)["PROMETHEUS_MULTIPROC_DIR"]
+    assert directory.startswith("/"), "the workers must share one absolute directory"
+    mounts = [entry.partition(":")[0] for entry in app.get("tmpfs", [])]
+    assert directory in mounts, "a tmpfs: a restart must not add the last run's counts to the new one"
+
+
 def test_secrets_come_from_the_environment_and_are_required(compose):
     for name, service in compose["services"].items():
         for key, value in _env(service).items():
