@@ -32,4 +32,4 @@ HEALTHCHECK --interval=30s --timeout=3s --start-period=15s --retries=3 \
 # uvicorn starts $WEB_CONCURRENCY worker processes (its own convention); exec form, so it is PID 1
 # and gets SIGTERM for a graceful stop. X-Forwarded-For is read by the app, only from
 # POLICY_TRUSTED_PROXIES, never rewritten by uvicorn.
-CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]
+CMD ["uvicorn", "app.main:app", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers", "--http", "app.http_server:BoundedHttpToolsProtocol"]

@@ -14,12 +14,13 @@ LOCK_RUNTIME := requirements/runtime.txt
 LOCK_VENV := .venv-lock
 export DATABASE_URL
 
-.PHONY: help venv lock run test lint openapi openapi-check ts-check bench-engine bench-http bench-mixed bench-pg evaluate train train-check corpus-check clean
+.PHONY: help venv lock run test lint typecheck openapi openapi-check ts-check bench-engine bench-http bench-mixed bench-pg evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
 	@echo "make test           run the whole test suite (SQLite, or DATABASE_URL)"
 	@echo "make lint           ruff"
+	@echo "make typecheck      mypy over app/, bench/ and migrations/ (settings in pyproject.toml)"
 	@echo "make lock           re-resolve requirements/*.txt (hashed lock files) from pyproject.toml's ranges"
 	@echo "make openapi        regenerate openapi.json and openapi.md from the live spec"
 	@echo "make openapi-check  fail when openapi.json / openapi.md are stale"
@@ -63,13 +64,17 @@ run: venv
 	@echo "  Token:   TOKEN=\$$($(PY) -m app token --sub me --scopes \"policy:read screenings:write\")"
 	@echo "  Try:     curl -H \"Authorization: Bearer \$$TOKEN\" http://$(HOST):$(PORT)/v1/policy"
 	@echo ""
-	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers
+	$(VENV)/bin/uvicorn app.main:app --host $(HOST) --port $(PORT) --no-proxy-headers \
+		--http app.http_server:BoundedHttpToolsProtocol
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check app tests bench migrations
+
+typecheck: venv
+	$(VENV)/bin/mypy
 
 openapi: venv
 	$(PY) -m app.openapi_doc --write
@@ -111,4 +116,4 @@ bench-pg: venv
 	$(PY) -m bench.mixed --database postgresql
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) data .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(LOCK_VENV) data .pytest_cache .ruff_cache .mypy_cache

@@ -7,7 +7,9 @@ wrong methods and unhandled exceptions are all turned into the same shape here.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
@@ -180,7 +182,7 @@ def problem_response(
     slug: str,
     title: str,
     detail: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """Render one problem+json response; the only place the shape is built."""
@@ -313,6 +315,10 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
 
 
 DATABASE_RETRY_AFTER_SECONDS = 5
+# PostgreSQL SQLSTATE classes of an unavailable server: connection exception, operator intervention
+# (shutdown, cancel), system error. SQLite's wordings of a file that cannot be used.
+_UNREACHABLE_SQLSTATE_CLASSES = ("08", "57", "58")
+_SQLITE_UNREACHABLE = ("unable to open database", "disk i/o error", "malformed", "not a database")
 _READ_ONLY_SQLSTATE = "25006"  # PostgreSQL: read_only_sql_transaction (a standby, or read-only by setting)
 
 
@@ -336,8 +342,16 @@ def database_trouble(exc: BaseException) -> str | None:
         return "full"
     if "database is locked" in wording:
         return "busy"
-    if isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError) or exc.connection_invalidated:
+    if isinstance(exc, sa_exc.InterfaceError) or exc.connection_invalidated:
         return "unreachable"
+    if isinstance(exc, sa_exc.OperationalError):
+        # OperationalError also covers a missing table or a syntax error (SQLite): bugs, not outages.
+        sqlstate = getattr(orig, "sqlstate", None)
+        if sqlstate:
+            return "unreachable" if sqlstate[:2] in _UNREACHABLE_SQLSTATE_CLASSES else None
+        if isinstance(orig, sqlite3.Error):
+            return "unreachable" if any(w in wording for w in _SQLITE_UNREACHABLE) else None
+        return "unreachable"  # no SQLSTATE: the server never answered (refused, reset, timed out)
     return None
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Engine, insert, text, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import col
 
 from app.db import LOCK_TIMEOUT_OPTION, WriteProbe, utcnow
 from app.errors import DATABASE_RETRY_AFTER_SECONDS, ServiceUnavailable, database_trouble, problem_responses
@@ -24,7 +26,7 @@ WRITE_FAILURES = frozenset({"read-only", "full"})
 PROBE_LOCK_TIMEOUT_MS = 250
 
 router = APIRouter(tags=["operations"])
-PUBLIC = {"security": []}
+PUBLIC: dict[str, Any] = {"security": []}
 
 
 class Health(BaseModel):
@@ -48,7 +50,7 @@ def probe_writes(engine: Engine) -> str | None:
                 with connection.begin():
                     now = utcnow()
                     updated = connection.execute(
-                        update(WriteProbe).where(WriteProbe.name == "readyz").values(written_at=now)
+                        update(WriteProbe).where(col(WriteProbe.name) == "readyz").values(written_at=now)
                     )
                     if updated.rowcount == 0:
                         connection.execute(insert(WriteProbe).values(name="readyz", written_at=now))

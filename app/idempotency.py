@@ -24,6 +24,7 @@ from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, Session, SQLModel, select
 
+from app.clock import SYSTEM_CLOCK, Clock
 from app.db import UTCDateTime, utcnow
 from app.errors import Unprocessable
 from app.keys import IDEMPOTENCY_REQUEST, derive_key
@@ -54,8 +55,11 @@ class IdempotencyRecord(SQLModel, table=True):
 class Idempotency:
     """Per-request helper: replay a stored response, or commit the work and remember it."""
 
-    def __init__(self, *, key: str | None, request: Request, fingerprint: str, ttl: dt.timedelta):
+    def __init__(
+        self, *, key: str | None, request: Request, fingerprint: str, ttl: dt.timedelta, clock: Clock = SYSTEM_CLOCK
+    ):
         self.key = key
+        self._clock = clock
         self._request = request
         self.fingerprint = fingerprint
         self.ttl = ttl
@@ -80,7 +84,7 @@ class Idempotency:
         ).first()
         if record is None:
             return None
-        if record.expires_at <= utcnow():
+        if record.expires_at <= self._clock.now():
             session.delete(record)
             session.flush()
             return None
@@ -128,7 +132,7 @@ class Idempotency:
                     status_code=status_code,
                     response_body=content if replay_body is None else jsonable_encoder(replay_body),
                     response_headers={k: v for k, v in headers.items() if k.lower() in _REPLAYED_HEADERS},
-                    expires_at=utcnow() + self.ttl,
+                    expires_at=self._clock.now() + self.ttl,
                 )
             )
         try:
@@ -181,6 +185,7 @@ async def get_idempotency(
         request=request,
         fingerprint=fingerprint,
         ttl=dt.timedelta(hours=request.app.state.settings.idempotency_ttl_hours),
+        clock=request.app.state.clock,
     )
 
 

@@ -19,12 +19,15 @@ from app.auth import router as auth_router
 from app.auth.access import AccessGuard
 from app.auth.limits import HashBudget, Lockouts
 from app.auth.tokens import TokenVerifier
+from app.authorities import router as authorities_router
+from app.clock import SYSTEM_CLOCK, Clock
 from app.db import build_engine, build_read_engine
 from app.docs import fill_organisation, install_docs, require_if_match, service_description, service_title
 from app.errors import install_error_handlers, problem_responses, problem_schema_components, problem_type_base
 from app.escalation import router as escalation_router
 from app.escalation.wording import policy_text
 from app.incidents import router as incidents_router
+from app.incidents.service import CASE_INCIDENTS
 from app.logging_config import configure_logging
 from app.middleware import LoopbackOnlyMiddleware, Metrics, RequestContextMiddleware
 from app.periodic import Periodic
@@ -33,6 +36,8 @@ from app.policy.pack import PolicyPack, load_pack
 from app.policy.service import StatusCache
 from app.privacy import router as privacy_router
 from app.privacy.service import Purger
+from app.protected_terms import router as protected_terms_router
+from app.protected_terms.service import Registry as ProtectedTermRegistry
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
@@ -101,8 +106,10 @@ def _build_openapi(app: FastAPI) -> dict[str, Any]:
     return app.openapi_schema
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
-    """Build the application for `settings` (from the environment when omitted)."""
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """Build the application for `settings` (from the environment when omitted), on `clock` (the system's)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     pack = _load_policy(settings)
@@ -118,12 +125,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             )
         # Compile the policy pack and detectors once per process, before the first request.
         if getattr(app.state, "screener_provider", None) is None:
-            app.state.screener_provider = build_provider(settings)
+            app.state.screener_provider = build_provider(settings, terms=app.state.protected_terms)
         jobs: list[Periodic] = []
         if settings.audit_seal_interval_seconds > 0:
             jobs.append(Sealer(app.state.engine, settings.audit_seal_interval_seconds))
         if settings.purge_interval_seconds > 0:
-            jobs.append(Purger(app.state.engine, settings))
+            jobs.append(Purger(app.state.engine, settings, clock=app.state.clock))
         for job in jobs:
             job.start()
         yield
@@ -143,12 +150,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     )
     app.state.settings = settings
     app.state.pack = pack
+    app.state.clock = clock = clock or SYSTEM_CLOCK
     app.state.problem_type_base = problem_type_base(settings.problem_type_base, pack.organisation.domains)
     app.state.engine = engine or build_engine(settings)
     # A caller that passes its engine (tests) reads through it too.
     app.state.read_engine = engine or build_read_engine(settings, app.state.engine)
     app.state.metrics = Metrics(settings.prometheus_multiproc_dir)
-    app.state.token_verifier = TokenVerifier(settings)
+    app.state.token_verifier = TokenVerifier(settings, clock=clock)
     # Short transactions outside the request's session (the token endpoint, the access snapshot);
     # tests point both at their own session. Reads run in autocommit: on SQLite they then take no
     # write lock (BEGIN IMMEDIATE) and never queue behind writers.
@@ -156,12 +164,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.session_factory = lambda: Session(app.state.engine, expire_on_commit=False)
     app.state.read_session_factory = lambda: Session(reader, expire_on_commit=False)
     app.state.access_guard = AccessGuard(
-        lambda: app.state.read_session_factory(), max_age=settings.access_cache_seconds
+        lambda: app.state.read_session_factory(),
+        max_age=settings.access_cache_seconds,
+        clock=clock.monotonic,
+        epoch_clock=lambda: clock.now().timestamp(),
     )
     app.state.hash_budget = HashBudget(settings.token_hash_concurrency)
-    app.state.token_lockouts = Lockouts()
+    app.state.token_lockouts = Lockouts(clock=clock.monotonic)
     app.state.trusted_proxies = trusted_networks(settings.trusted_proxies)
     app.state.policy_status_cache = StatusCache(settings.status_cache_seconds)
+    # Screening reads protected terms through this (the registry depends on screening, not back).
+    app.state.protected_terms = ProtectedTermRegistry()
+    app.state.case_incidents = CASE_INCIDENTS
 
     if settings.env == "development" and settings.uses_default_secrets:
         # Innermost of the three middlewares: the request id and access log still apply.
@@ -186,6 +200,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(auth_router.router)
     app.include_router(clients_router.router)
     app.include_router(screening_router.router)
+    app.include_router(protected_terms_router.router)
+    app.include_router(authorities_router.router)
     app.include_router(incidents_router.router)
     app.include_router(escalation_router.router)
     app.include_router(policy_router.router)

@@ -78,35 +78,41 @@ def _nul_in_url(scope: Scope) -> list[dict[str, str]]:
     return fields
 
 
+PROBLEM_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-type", b"application/problem+json"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+)
+
+
+def problem_document(app: Any, path: str | None, request_id: str, *, status: int, **members: Any) -> bytes:
+    """Return the problem+json body of a refusal made before the application sees the request."""
+    slug = members.pop("slug")
+    document = {"type": problem_type(app, slug), "title": members.pop("title"), "status": status,
+                "detail": members.pop("detail")}  # fmt: skip
+    if path is not None:
+        document["instance"] = path.replace("\x00", "")
+    return json.dumps({**document, "request_id": request_id, **members}).encode()
+
+
+def headers_too_large(limit_bytes: int) -> dict[str, Any]:
+    """Return the members of the 431 problem for request headers over ``limit_bytes``."""
+    return {
+        "status": 431,
+        "slug": "headers-too-large",
+        "title": "Request Header Fields Too Large",
+        "detail": f"The request headers are over the limit of {limit_bytes} bytes.",
+        "limit_bytes": limit_bytes,
+    }
+
+
 async def _send_problem(scope: Scope, send: Send, request_id: str, *, status: int, **members: Any) -> None:
     """Answer with a problem+json before the application sees the request."""
-    slug = members.pop("slug")
-    body = json.dumps(
-        {
-            "type": problem_type(scope.get("app"), slug),
-            "title": members.pop("title"),
-            "status": status,
-            "detail": members.pop("detail"),
-            "instance": scope["path"].replace("\x00", ""),
-            "request_id": request_id,
-            **members,
-        }
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"x-request-id", request_id.encode()),
-                (b"x-content-type-options", b"nosniff"),
-                (b"x-frame-options", b"DENY"),
-                (b"referrer-policy", b"no-referrer"),
-                (b"cache-control", b"no-store"),
-            ],
-        }
-    )
+    body = problem_document(scope.get("app"), scope["path"], request_id, status=status, **members)
+    headers = [*PROBLEM_HEADERS, (b"content-length", str(len(body)).encode()), (b"x-request-id", request_id.encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -168,16 +174,7 @@ class RequestContextMiddleware:
             # Before anything copies or decodes them: a 50 MB Authorization header is refused unread.
             request_id = uuid.uuid4().hex
             scope.setdefault("state", {})["request_id"] = request_id
-            await _send_problem(
-                scope,
-                send,
-                request_id,
-                status=431,
-                slug="headers-too-large",
-                title="Request Header Fields Too Large",
-                detail=f"The request headers are over the limit of {self.max_header_bytes} bytes.",
-                limit_bytes=self.max_header_bytes,
-            )
+            await _send_problem(scope, send, request_id, **headers_too_large(self.max_header_bytes))
             self._observe(scope, 431, time.perf_counter(), request_id)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}

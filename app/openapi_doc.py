@@ -210,8 +210,8 @@ def render_markdown(spec: dict[str, Any]) -> str:
     out.append("| method | path | operationId | scope | summary |\n|---|---|---|---|---|")
     for operations in by_tag.values():
         for path, method, op in operations:
-            scopes = op.get("x-required-scopes") or []
-            scope = "public" if op.get("security") == [] else " or ".join(f"`{s}`" for s in scopes)
+            required = op.get("x-required-scopes") or []
+            scope = "public" if op.get("security") == [] else " or ".join(f"`{s}`" for s in required)
             op_id, summary = op.get("operationId", ""), op.get("summary", "")
             out.append(f"| {method.upper()} | `{path}` | `{op_id}` | {scope} | {summary} |")
     for tag, operations in by_tag.items():

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Query
 from pydantic import BaseModel
+from pydantic.config import JsonValue
 from sqlalchemy import and_, or_
 
 from app.errors import BadRequest
@@ -23,12 +24,21 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Page size.")]
 Cursor = Annotated[str | None, Query(description="`next_cursor` of the previous page.")]
 
 
+def examples_of(model: type[BaseModel]) -> list[JsonValue]:
+    """Return the examples a schema declares in its ``json_schema_extra``."""
+    extra = model.model_config.get("json_schema_extra")
+    examples = extra.get("examples") if isinstance(extra, dict) else None
+    if not isinstance(examples, list):
+        raise TypeError(f"{model.__name__} declares no json_schema_extra examples")
+    return examples
+
+
 def page_example(item_model: type[BaseModel], **fields: Any) -> dict[str, Any]:
     """Return an example page for a list schema: ``fields``, one item and a real cursor.
 
     The item is the item model's own first example, so a list documents the shape a client parses.
     """
-    item = item_model.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    item = examples_of(item_model)[0]
     return {**fields, "items": [item], "next_cursor": EXAMPLE_CURSOR}
 
 

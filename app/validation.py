@@ -17,18 +17,14 @@ SINGLE_LINE_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
 MULTI_LINE_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$"
 
 
-def single_line(max_length: int, *, min_length: int = 1) -> type[str]:
-    """Return the type of an id, name or label: no control characters at all."""
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=SINGLE_LINE_PATTERN)
-    ]
+def single_line(max_length: int, *, min_length: int = 1) -> StringConstraints:
+    """Return the constraints of an id, name or label (use as `Annotated` metadata): no control characters."""
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=SINGLE_LINE_PATTERN)
 
 
-def plain_text(max_length: int, *, min_length: int = 1) -> type[str]:
-    """Return the type of prose (a summary, a reason): line breaks and tabs allowed, other controls not."""
-    return Annotated[  # type: ignore[return-value]
-        str, StringConstraints(min_length=min_length, max_length=max_length, pattern=MULTI_LINE_PATTERN)
-    ]
+def plain_text(max_length: int, *, min_length: int = 1) -> StringConstraints:
+    """Return the constraints of prose (a summary, a reason): line breaks and tabs allowed, other controls not."""
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=MULTI_LINE_PATTERN)
 
 
 CONTROL_CHARACTER_PATTERNS = frozenset({SINGLE_LINE_PATTERN, MULTI_LINE_PATTERN})

@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.policy.pack import load_pack
     from app.screening.engine import Screener, build_screener
     from app.screening.protected import ProtectedTermMatcher, term_digest
-    from app.screening.types import ScreenContext
+    from app.screening.types import AuthorRole, ScreenContext
 
     key = b"bench-secret-key"
     names = [f"Child{i} Surname{i}" for i in range(args.protected)]
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     detectors_only = Screener(pack).with_protected(matcher)
     posts = make_posts(args.posts, args.seed)
     roles = ["staff", "volunteer", "trustee", "family_member", "service_user", "unknown"]
-    contexts = [ScreenContext(author_role=roles[i % len(roles)]) for i in range(len(posts))]
+    contexts = [ScreenContext(author_role=AuthorRole(roles[i % len(roles)])) for i in range(len(posts))]
     lengths = [len(p) for p in posts]
 
     def run(s: Screener) -> tuple[float, list[float]]:

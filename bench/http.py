@@ -30,12 +30,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from app.http_server import UVICORN_HTTP
 from bench import BARE_AUTHOR, BARE_PATH, SERVER_APP
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -205,7 +207,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _create_db(kind: str, tmp: str, pg_base: str = PG_BASE) -> tuple[str, callable]:
+def _create_db(kind: str, tmp: str, pg_base: str = PG_BASE) -> tuple[str, Callable[[], None]]:
     if kind == "sqlite":
         return f"sqlite:///{tmp}/bench-{uuid.uuid4().hex[:8]}.db", lambda: None
     schema = f"bench_{uuid.uuid4().hex[:10]}"
@@ -278,7 +280,7 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         env = {**os.environ, "DATABASE_URL": url,
                "POLICY_AUDIT_SEAL_INTERVAL_SECONDS": str(args.seal_interval), "POLICY_LOG_LEVEL": args.log_level}
         cmd = [sys.executable, "-m", "uvicorn", SERVER_APP, "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+               "--workers", str(workers), "--no-access-log", "--log-level", "warning", "--http", UVICORN_HTTP]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_ready(port)
         token = create_access_token(Settings(), sub="bench", scopes=["screenings:write"])
@@ -286,7 +288,7 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         screen_reqs = [_request_bytes("POST", "/v1/screenings", json.dumps(p).encode(), auth) for p in posts]
         bare_reqs = [_request_bytes("POST", BARE_PATH, json.dumps(b).encode(), {}) for b in bare]
         health_reqs = [_request_bytes("GET", "/healthz", None, {})]
-        cells = []
+        cells: list[CellResult] = []
         # Warm-up: every worker compiles nothing lazily, but connections and caches settle.
         warm = asyncio.run(_drive(port, screen_reqs, 4, 1.0, "warmup"))
         endpoints = (("GET /healthz", health_reqs), ("POST /bench/insert (bare)", bare_reqs),

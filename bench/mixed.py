@@ -39,6 +39,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, text
 
+from app.http_server import UVICORN_HTTP
 from bench import BARE_AUTHOR, BARE_PATH, SERVER_APP
 from bench.http import PG_BASE, _create_db, _free_port, _read_response, _request_bytes, _stop, bare_bodies, make_posts
 
@@ -100,7 +101,8 @@ def _incident_body(i: int) -> dict:
 def build_requests(count: int, token: str, seed: int = 11) -> list[tuple[str, bytes]]:
     """A fixed pseudo-random sequence of (label, raw request) following MIX."""
     rng = random.Random(seed)
-    labels, weights = zip(*MIX, strict=True)
+    labels = [label for label, _ in MIX]
+    weights = [weight for _, weight in MIX]
     return [route_request(label, i, token) for i, label in enumerate(rng.choices(labels, weights=weights, k=count))]
 
 
@@ -206,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
                "POLICY_AUDIT_SEAL_INTERVAL_SECONDS": str(args.seal_interval), "POLICY_LOG_LEVEL": "WARNING",
                "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}  # fmt: skip
         command_line = [sys.executable, "-m", "uvicorn", SERVER_APP, "--host", "127.0.0.1", "--port", str(port),
-                        "--workers", str(args.workers), "--no-access-log"]  # fmt: skip
+                        "--workers", str(args.workers), "--no-access-log", "--http", UVICORN_HTTP]  # fmt: skip
         with open(log, "wb") as log_file:
             proc = subprocess.Popen(command_line, cwd=ROOT, env=env, stdout=log_file, stderr=log_file)
         _wait_for_workers(port, log, args.workers)

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
 from app.auth.tokens import create_access_token
+from app.clock import FakeClock
 from app.db import build_engine, get_session
 from app.main import create_app
 from app.migrations_state import alembic_config
@@ -61,7 +62,15 @@ class Database:
 
 
 def create_database(kind: str, tmp_dir: str) -> Database:
-    """Create an empty database of `kind` ('sqlite' or 'postgresql') that nothing else uses."""
+    """Create an empty database of `kind` ('sqlite' or 'postgresql') that nothing else uses.
+
+    TEST_DIALECTS (comma-separated, default both) limits the kinds besides the suite's own database:
+    CI runs the suite once per database with TEST_DIALECTS set to that database, so a test made for
+    both kinds runs once each.
+    """
+    selected = os.environ.get("TEST_DIALECTS", "sqlite,postgresql").replace(" ", "").split(",")
+    if kind != MAIN_DIALECT and kind not in selected:
+        pytest.skip(f"{kind} variants run in the suite for that database (TEST_DIALECTS={','.join(selected)})")
     if kind == "sqlite":
         path = os.path.join(tmp_dir, f"db-{uuid.uuid4().hex[:8]}.sqlite")
         return Database(url=f"sqlite:///{path}", dialect="sqlite", drop=lambda: None)
@@ -138,8 +147,14 @@ def session(engine: Engine) -> Iterator[Session]:
 
 
 @pytest.fixture
-def app(settings: Settings, engine: Engine, session: Session) -> FastAPI:
-    application = create_app(settings, engine=engine)
+def clock() -> FakeClock:
+    """The app's clock: it starts at the real time and moves only when a test moves it."""
+    return FakeClock()
+
+
+@pytest.fixture
+def app(settings: Settings, engine: Engine, session: Session, clock: FakeClock) -> FastAPI:
+    application = create_app(settings, engine=engine, clock=clock)
 
     def _session() -> Iterator[Session]:
         yield session
@@ -161,10 +176,11 @@ TokenFactory = Callable[..., dict[str, str]]
 
 
 @pytest.fixture
-def auth(settings: Settings) -> TokenFactory:
-    """Return `auth("scope a", sub="x")` -> Authorization headers for a fresh token."""
+def auth(settings: Settings, clock: FakeClock) -> TokenFactory:
+    """Return `auth("scope a", sub="x")` -> Authorization headers for a token fresh on the app's clock."""
 
     def make(scopes: str = "", *, sub: str = "tester", **kwargs: object) -> dict[str, str]:
+        kwargs.setdefault("now", clock.now().timestamp())
         token = create_access_token(settings, sub=sub, scopes=scopes.split(), **kwargs)  # type: ignore[arg-type]
         return {"Authorization": f"Bearer {token}"}
 

@@ -84,13 +84,15 @@ def test_keys_are_scoped_to_the_caller(notes_client, auth):
     assert a.json() != b.json()
 
 
-def test_expired_key_does_the_work_again(notes_client, auth, session):
+def test_expired_key_does_the_work_again(notes_client, auth, session, settings, clock):
     headers = {**auth("policy:write"), "Idempotency-Key": "k-3"}
     first = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
     record = session.exec(select(IdempotencyRecord).where(IdempotencyRecord.key == "k-3")).one()
-    record.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    session.add(record)
-    session.commit()
+    assert record.expires_at == clock.now() + dt.timedelta(hours=settings.idempotency_ttl_hours)
+    clock.advance(hours=settings.idempotency_ttl_hours, seconds=-1)
+    headers = {**auth("policy:write"), "Idempotency-Key": "k-3"}  # tokens fresh at the new time
+    assert notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers).json() == first.json()
+    clock.advance(1)  # the key has expired
     second = notes_client.post("/v1/_notes", json={"text": "a"}, headers=headers)
     assert second.status_code == 201
     assert second.json() != first.json()

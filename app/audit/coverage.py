@@ -16,33 +16,26 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from app.audit.keys import AuditKeys
-from app.auth.models import ApiClient
-from app.authorities.models import AuthorityGrant
-from app.escalation.models import EscalationCase, EscalationEvent
-from app.incidents.models import Incident
-from app.policy.models import PolicyAcknowledgement, PolicyReview
-from app.protected_terms.models import ProtectedTerm
 
 #: Row type (the table name) -> table, for every table whose rows the chain covers one by one.
-COVERED: dict[str, sa.Table] = {
-    model.__tablename__: model.__table__  # type: ignore[attr-defined,misc]
-    for model in (
-        Incident,
-        EscalationCase,
-        EscalationEvent,
-        AuthorityGrant,
-        ProtectedTerm,
-        PolicyReview,
-        PolicyAcknowledgement,
-        ApiClient,
-    )
-}
+#: Each domain's models.py registers its tables (`cover`), so audit never imports the domains.
+COVERED: dict[str, sa.Table] = {}
+
+M = TypeVar("M")
+
+
+def cover(model: M) -> M:
+    """Register a table model whose rows the chain covers; returns it (usable as a decorator)."""
+    table = model.__table__  # type: ignore[attr-defined]
+    COVERED[table.name] = table
+    return model
+
 
 #: One entry of `details.rows`: [type, id, digest or None when the row was removed].
 RowEntry = list[Any]
@@ -58,7 +51,7 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def row_digest(keys: AuditKeys, row_type: str, row: Mapping[str, Any]) -> str:
+def row_digest(keys: AuditKeys, row_type: str, row: sa.RowMapping) -> str:
     """Return the keyed digest of one row's columns (all of them, by name) as the database holds them."""
     columns = COVERED[row_type].c
     payload = json.dumps(
@@ -115,14 +108,17 @@ def check_rows(
     latest: Mapping[tuple[str, str], tuple[int, str | None]],
     *,
     legacy_before: dt.datetime | None,
-    types: Sequence[str] = tuple(COVERED),
+    types: Sequence[str] | None = None,
 ) -> ContentReport:
     """Compare every covered row with the chain's latest entry for it; name each one that differs.
 
     `latest` maps (type, id) to (seq, digest) of the last event that listed the row. Rows that no
     event lists were created before the chain was keyed (created at or before `legacy_before`:
-    counted, not checked) or were inserted behind the service's back (a problem).
+    counted, not checked) or were inserted behind the service's back (a problem). `types`
+    defaults to every registered table.
     """
+    if types is None:
+        types = tuple(COVERED)
     report = ContentReport()
     seen: set[tuple[str, str]] = set()
     for row_type in types:

@@ -324,7 +324,7 @@ def check_checkpoint(
     if seq == 0:
         return None
     at = session.exec(
-        select(AuditEvent.hash).where(AuditEvent.seq == seq).execution_options(populate_existing=True)  # type: ignore[arg-type]
+        select(AuditEvent.hash).where(AuditEvent.seq == seq).execution_options(populate_existing=True)
     ).first()
     if at is None:
         return f"the chain is truncated: event {seq} of the checkpoint is missing"

@@ -153,6 +153,7 @@ def rotate_client_secret(
         new_hash=secret_hash,
         grace=dt.timedelta(seconds=settings.client_secret_grace_seconds),
         actor=principal.sub,
+        now=request.app.state.clock.now(),
     )
     rotated = SecretRotated(
         client_id=client.client_id, client_secret=secret, previous_secret_expires_at=client.previous_secret_expires_at

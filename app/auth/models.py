@@ -7,9 +7,11 @@ import uuid
 
 from sqlmodel import Field, SQLModel
 
+from app.audit.coverage import cover
 from app.db import UTCDateTime, utcnow
 
 
+@cover
 class ApiClient(SQLModel, table=True):
     """A registered machine client (an HR system, a script); the secret is stored hashed."""
 

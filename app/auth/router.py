@@ -208,7 +208,13 @@ async def issue_token(
     if not granted <= allowed:
         extra = ", ".join(sorted(granted - allowed))
         raise OAuthBadRequest(f"The client may not request: {extra}.", error="invalid_scope")
-    token = create_access_token(settings, sub=credentials.client_id, scopes=granted, client_id=credentials.client_id)
+    token = create_access_token(
+        settings,
+        sub=credentials.client_id,
+        scopes=granted,
+        client_id=credentials.client_id,
+        now=state.clock.now().timestamp(),
+    )
     return TokenResponse(
         access_token=token, expires_in=settings.access_token_ttl_seconds, scope=" ".join(sorted(granted))
     )
@@ -223,12 +229,13 @@ def _check_client(state: Any, auth: _ClientAuth, keys: list[str]) -> service.Cli
     """
     settings = state.settings
     limits = {keys[0]: settings.token_failures_per_minute, keys[1]: settings.token_address_failures_per_minute}
+    now = state.clock.now()
     with state.session_factory() as session:
-        attempt = service.reserve_attempt(session=session, keys=keys)
+        attempt = service.reserve_attempt(session=session, keys=keys, now=now)
         session.commit()
     with state.read_session_factory() as session:
-        counts = service.recent_failures(session=session, keys=keys)  # this attempt included
-        credentials = service.load_credentials(session=session, client_id=auth.client_id)
+        counts = service.recent_failures(session=session, keys=keys, now=now)  # this attempt included
+        credentials = service.load_credentials(session=session, client_id=auth.client_id, now=now)
     over = [key for key in keys if counts[key] > limits[key]]
     matched = not over and service.secret_matches(credentials, auth.client_secret, pepper=settings.secret_key)
     if over or matched:

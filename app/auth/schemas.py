@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.config import JsonDict
 
 from app.auth.scopes import Scope
 from app.validation import single_line
 
-CLIENT_EXAMPLE = {
+CLIENT_EXAMPLE: JsonDict = {
     "client_id": "cli_5f2a9c1e7b3d4a60",
     "name": "hr-system",
     "scopes": ["incidents:read", "incidents:write"],
@@ -48,7 +49,9 @@ class ClientCreate(BaseModel):
         extra="forbid", json_schema_extra={"example": {"name": "hr-system", "scopes": ["incidents:read"]}}
     )
 
-    name: single_line(200) = Field(description="Unique among clients; a second client of this name is a 409.")
+    name: Annotated[str, single_line(200)] = Field(
+        description="Unique among clients; a second client of this name is a 409."
+    )
     scopes: list[Scope] = Field(min_length=1, max_length=len(Scope), description="Scopes the client may request.")
 
 
@@ -131,8 +134,8 @@ class TokenRevocationCreate(BaseModel):
         extra="forbid", json_schema_extra={"example": {"jti": "4f1c2b9e8d7a4c3b9e1f0a2b3c4d5e6f"}}
     )
 
-    jti: single_line(64) | None = Field(default=None, description="The token's `jti` claim.")
-    token: single_line(4096) | None = Field(default=None, description="The whole access token.")
+    jti: Annotated[str, single_line(64)] | None = Field(default=None, description="The token's `jti` claim.")
+    token: Annotated[str, single_line(4096)] | None = Field(default=None, description="The whole access token.")
 
     @model_validator(mode="after")
     def _one_of(self) -> TokenRevocationCreate:

@@ -106,13 +106,21 @@ def set_disabled(*, session: Session, client_id: str, disabled: bool, actor: str
     return client
 
 
-def rotate_secret(*, session: Session, client_id: str, new_hash: str, grace: dt.timedelta, actor: str) -> ApiClient:
-    """Replace the client's secret hash; the old secret keeps working for `grace`.
+def rotate_secret(
+    *,
+    session: Session,
+    client_id: str,
+    new_hash: str,
+    grace: dt.timedelta,
+    actor: str,
+    now: dt.datetime | None = None,
+) -> ApiClient:
+    """Replace the client's secret hash; the old secret keeps working for `grace` from `now`.
 
     The caller hashes the new secret before opening the transaction (see `hash_secret`).
     """
     client = get_client(session=session, client_id=client_id)
-    now = utcnow()
+    now = now or utcnow()
     client.previous_secret_hash = client.secret_hash if grace > dt.timedelta(0) else None
     client.previous_secret_expires_at = now + grace if grace > dt.timedelta(0) else None
     client.secret_hash = new_hash

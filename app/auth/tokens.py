@@ -7,10 +7,13 @@ import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 from jose import JWTError, jwt
+from jose.exceptions import ExpiredSignatureError, JWTClaimsError
 
 from app.auth.scopes import parse_scopes
+from app.clock import SYSTEM_CLOCK, Clock
 from app.settings import Settings
 
 
@@ -83,8 +86,8 @@ def create_access_token(
     return jwt.encode(claims, _signing_key(settings, algorithm), algorithm=algorithm)
 
 
-def decode_token(settings: Settings, token: str) -> Principal:
-    """Verify signature, algorithm, issuer, audience, exp and nbf; return the principal."""
+def decode_token(settings: Settings, token: str, *, now: float | None = None) -> Principal:
+    """Verify signature, algorithm, issuer, audience, exp and nbf (at `now`, epoch seconds); return the principal."""
     try:
         header = jwt.get_unverified_header(token)
     except JWTError as exc:
@@ -101,17 +104,20 @@ def decode_token(settings: Settings, token: str) -> Principal:
             audience=settings.jwt_audience,
             issuer=settings.jwt_issuer,
             options={
-                "require_exp": True,
                 "require_sub": True,
                 "require_iss": True,
                 "require_aud": True,
                 "require_iat": True,
+                # exp and nbf are checked below at `now`: python-jose can only read the wall clock.
+                "verify_exp": False,
+                "verify_nbf": False,
                 "leeway": settings.jwt_leeway_seconds,
             },
         )
-    except jwt.ExpiredSignatureError as exc:
+        _check_validity_window(claims, now=time.time() if now is None else now, leeway=settings.jwt_leeway_seconds)
+    except ExpiredSignatureError as exc:
         raise TokenError("the token has expired") from exc
-    except jwt.JWTClaimsError as exc:
+    except JWTClaimsError as exc:
         raise TokenError(f"the token's claims are not valid: {exc}") from exc
     except JWTError as exc:
         raise TokenError(f"the token could not be verified: {exc}") from exc
@@ -143,6 +149,26 @@ def decode_token(settings: Settings, token: str) -> Principal:
     )
 
 
+def _check_validity_window(claims: dict[str, Any], *, now: float, leeway: float) -> None:
+    # The checks python-jose makes with its own clock, made at `now`, with its errors.
+    if "exp" not in claims:
+        raise JWTError('missing required key "exp" among claims')
+    moment = int(now)  # jose compares whole seconds
+    if "nbf" in claims:
+        try:
+            not_before = int(claims["nbf"])
+        except ValueError as exc:
+            raise JWTClaimsError("Not Before claim (nbf) must be an integer.") from exc
+        if not_before > moment + leeway:
+            raise JWTClaimsError("The token is not yet valid (nbf)")
+    try:
+        expires = int(claims["exp"])
+    except ValueError as exc:
+        raise JWTClaimsError("Expiration Time claim (exp) must be an integer.") from exc
+    if expires < moment - leeway:
+        raise ExpiredSignatureError("Signature has expired.")
+
+
 class TokenVerifier:
     """`decode_token` with a bounded cache of tokens already verified, per process.
 
@@ -152,15 +178,16 @@ class TokenVerifier:
     cached.
     """
 
-    def __init__(self, settings: Settings, *, max_entries: int = 4096) -> None:
+    def __init__(self, settings: Settings, *, max_entries: int = 4096, clock: Clock = SYSTEM_CLOCK) -> None:
         self._settings = settings
+        self._clock = clock
         self._max_entries = max_entries
         self._cache: OrderedDict[str, tuple[Principal, float, float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def verify(self, token: str, *, now: float | None = None) -> Principal:
         """Return the token's principal, verifying it fully unless a live cached result exists."""
-        moment = time.time() if now is None else now
+        moment = self._clock.now().timestamp() if now is None else now
         leeway = self._settings.jwt_leeway_seconds
         with self._lock:
             hit = self._cache.get(token)
@@ -170,7 +197,7 @@ class TokenVerifier:
                     self._cache.move_to_end(token)
                     return principal
                 del self._cache[token]
-        principal = decode_token(self._settings, token)
+        principal = decode_token(self._settings, token, now=moment)
         claims = jwt.get_unverified_claims(token)
         not_before = float(claims.get("nbf", claims.get("iat", 0)) or 0)
         expires = float(claims["exp"])

@@ -7,9 +7,11 @@ import uuid
 
 from sqlmodel import Field, SQLModel
 
+from app.audit.coverage import cover
 from app.db import UTCDateTime, utcnow
 
 
+@cover
 class AuthorityGrant(SQLModel, table=True):
     """One grant; revocation keeps the row and stamps `revoked_at`."""
 

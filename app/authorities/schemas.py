@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -38,8 +39,8 @@ class AuthorityCreate(BaseModel):
         },
     )
 
-    person_id: single_line(200) = Field(description="The author id screenings cite.")
-    topic: single_line(200) = Field(description="What the person may speak about.")
+    person_id: Annotated[str, single_line(200)] = Field(description="The author id screenings cite.")
+    topic: Annotated[str, single_line(200)] = Field(description="What the person may speak about.")
     valid_from: AwareDatetime | None = Field(default=None, description="Start (aware); now when omitted.")
     valid_until: AwareDatetime = Field(description="End (aware, exclusive); after `valid_from`.")
 

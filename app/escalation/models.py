@@ -8,9 +8,11 @@ import uuid
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.audit.coverage import cover
 from app.db import UTCDateTime, utcnow
 
 
+@cover
 class EscalationCase(SQLModel, table=True):
     """Where a subject stands on the ladder; `version` guards every change (If-Match)."""
 
@@ -33,6 +35,7 @@ class EscalationCase(SQLModel, table=True):
     updated_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+@cover
 class EscalationEvent(SQLModel, table=True):
     """One thing that happened to a case; never updated or deleted."""
 

@@ -69,6 +69,11 @@ def _text(request: Request) -> PolicyText:
     return policy_text(request.app.state.settings.policy_pack)
 
 
+def _incidents(request: Request) -> service.IncidentSource:
+    # Set by the app factory: app.incidents depends on escalation, so it is handed in, not imported.
+    return request.app.state.case_incidents
+
+
 def _etag(version: int) -> str:
     return f'"{version}"'
 
@@ -112,10 +117,12 @@ def _act(
         expected_version=version,
         actor=principal.sub,
         reason=reason,
+        incidents=_incidents(request),
         incident_ids=incident_ids or [],
         appeal_id=appeal_id,
+        now=request.app.state.clock.now(),
     )
-    body = service.read(session=session, case=case, text=_text(request))
+    body = service.read(session=session, case=case, text=_text(request), incidents=_incidents(request))
     return idem.commit(session, status_code=200, body=body, headers={"ETag": _etag(case.version)})
 
 
@@ -139,7 +146,7 @@ def get_escalation(
     """Return the stage, version, history, incidents since the last step and the next allowed actions."""
     case = service.get_by_subject(session=session, subject_id=subject_id)
     response.headers["ETag"] = _etag(case.version)
-    return service.read(session=session, case=case, text=_text(request))
+    return service.read(session=session, case=case, text=_text(request), incidents=_incidents(request))
 
 
 @router.post(
@@ -306,7 +313,11 @@ def get_escalation_letter(
     """
     case = service.get_by_subject(session=session, subject_id=subject_id)
     data = service.letter_input(
-        session=session, case=case, evidence_visible=principal.has(Scope.INCIDENTS_READ)
+        session=session,
+        case=case,
+        evidence_visible=principal.has(Scope.INCIDENTS_READ),
+        incidents=_incidents(request),
+        now=request.app.state.clock.now(),
     )
     text = _text(request)
     # Read Accept from the request: OpenAPI 3 ignores an `Accept` header parameter, so content

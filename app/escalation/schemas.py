@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -13,7 +13,7 @@ from app.escalation.ladder import Action, EventKind, Role, Stage, Status
 from app.validation import plain_text
 
 Reason = Field(description="Why, in the manager's words (kept in the history).")
-ReasonText = plain_text(2000)
+ReasonText = Annotated[str, plain_text(2000)]
 
 
 class AdvanceAction(StrEnum):

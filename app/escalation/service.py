@@ -12,6 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy import inspect, update
 from sqlalchemy.exc import IntegrityError
@@ -33,9 +34,49 @@ from app.escalation.schemas import (
     PendingAppeal,
 )
 from app.escalation.wording import PolicyText
-from app.incidents.models import Incident
 
 AUDIT_TARGET = "escalation_case"
+
+
+class CaseIncident(Protocol):
+    """The fields of a recorded incident that the ladder and the letter read."""
+
+    @property
+    def id(self) -> uuid.UUID: ...  # noqa: D102
+    @property
+    def case_id(self) -> uuid.UUID: ...  # noqa: D102
+    @property
+    def platform(self) -> str: ...  # noqa: D102
+    @property
+    def url(self) -> str | None: ...  # noqa: D102
+    @property
+    def summary(self) -> str: ...  # noqa: D102
+    @property
+    def evidence(self) -> str | None: ...  # noqa: D102
+    @property
+    def screening_id(self) -> uuid.UUID | None: ...  # noqa: D102
+    @property
+    def posted_at(self) -> dt.datetime: ...  # noqa: D102
+    @property
+    def created_at(self) -> dt.datetime: ...  # noqa: D102
+
+
+class IncidentSource(Protocol):
+    """How escalation reads incidents; `app.incidents` provides it (it depends on escalation, not back)."""
+
+    def recorded_since(
+        self, *, session: Session, case_id: uuid.UUID, after: dt.datetime | None
+    ) -> Sequence[CaseIncident]:
+        """Return the case's incidents recorded after `after` (all when None), oldest recorded first."""
+        ...
+
+    def of_case(self, *, session: Session, case_id: uuid.UUID) -> Sequence[CaseIncident]:
+        """Return every incident of the case, oldest posting first."""
+        ...
+
+    def by_ids(self, *, session: Session, ids: Sequence[uuid.UUID]) -> Sequence[CaseIncident]:
+        """Return the incidents with these ids (unknown ids are left out)."""
+        ...
 
 
 def _find(session: Session, subject_id: str) -> EscalationCase | None:
@@ -67,12 +108,11 @@ def _reload(session: Session, case_id: uuid.UUID) -> EscalationCase:
     return session.exec(statement).one()
 
 
-def incidents_since_last_step(*, session: Session, case: EscalationCase) -> list[Incident]:
+def incidents_since_last_step(
+    *, session: Session, case: EscalationCase, incidents: IncidentSource
+) -> list[CaseIncident]:
     """Return the case's incidents recorded after its last ladder step, oldest first."""
-    statement = select(Incident).where(Incident.case_id == case.id)
-    if case.last_step_at is not None:
-        statement = statement.where(Incident.created_at > case.last_step_at)
-    return list(session.exec(statement.order_by(col(Incident.created_at), col(Incident.id))).all())
+    return list(incidents.recorded_since(session=session, case_id=case.id, after=case.last_step_at))
 
 
 def state_of(case: EscalationCase, *, new_incidents: int) -> CaseState:
@@ -124,7 +164,13 @@ class Opened:
 
 
 def on_incident_recorded(
-    *, session: Session, subject_id: str, role: Role, incident_id: uuid.UUID, actor: str
+    *,
+    session: Session,
+    subject_id: str,
+    role: Role,
+    incident_id: uuid.UUID,
+    actor: str,
+    now: dt.datetime | None = None,
 ) -> Opened:
     """Open the subject's case with its first incident, or reopen a resolved one.
 
@@ -135,7 +181,10 @@ def on_incident_recorded(
     for _attempt in range(5):
         case = _find(session, subject_id)
         if case is None:
-            case = EscalationCase(subject_id=subject_id, subject_role=role.value)
+            opened_at = now or utcnow()
+            case = EscalationCase(
+                subject_id=subject_id, subject_role=role.value, created_at=opened_at, updated_at=opened_at
+            )
             event = EscalationEvent(
                 case_id=case.id,
                 version=1,
@@ -175,6 +224,7 @@ def on_incident_recorded(
                 actor=actor,
                 reason="a new incident was recorded after the case was resolved",
                 incident_ids=[incident_id],
+                now=now,
             )
         except StaleVersion:
             continue
@@ -192,9 +242,10 @@ def _write(
     reason: str,
     incident_ids: Sequence[uuid.UUID],
     appeal_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
 ) -> EscalationEvent:
     """Store a transition with the conditional update, then its event; 412 when the version moved."""
-    now = utcnow()
+    now = now or utcnow()
     event_id = uuid.uuid4()
     new = transition.state
     values: dict[str, object] = {
@@ -219,7 +270,7 @@ def _write(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    result = session.execute(statement)
+    result = session.exec(statement)
     if result.rowcount != 1:
         raise StaleVersion(
             "The case was changed by someone else; re-read it and retry with its new ETag.",
@@ -248,13 +299,10 @@ def _current_version(session: Session, case_id: uuid.UUID) -> int | None:
 
 
 def _cited_incidents(
-    session: Session, *, case: EscalationCase, incident_ids: Sequence[uuid.UUID]
-) -> list[Incident]:
+    session: Session, *, case: EscalationCase, incident_ids: Sequence[uuid.UUID], incidents: IncidentSource
+) -> list[CaseIncident]:
     wanted = list(dict.fromkeys(incident_ids))
-    found = {
-        row.id: row
-        for row in session.exec(select(Incident).where(col(Incident.id).in_(wanted))).all()
-    }
+    found = {row.id: row for row in incidents.by_ids(session=session, ids=wanted)}
     bad = [str(i) for i in wanted if i not in found or found[i].case_id != case.id]
     if bad:
         raise Unprocessable(
@@ -279,8 +327,10 @@ def apply_action(
     expected_version: int,
     actor: str,
     reason: str,
+    incidents: IncidentSource,
     incident_ids: Sequence[uuid.UUID] = (),
     appeal_id: uuid.UUID | None = None,
+    now: dt.datetime | None = None,
 ) -> EscalationCase:
     """Apply one ladder action to the subject's case and record it (event + audit).
 
@@ -297,8 +347,10 @@ def apply_action(
             f"The case is at version {case.version}, not {expected_version}; re-read it and retry.",
             current_version=case.version,
         )
-    new_incidents = incidents_since_last_step(session=session, case=case)
-    cited = _cited_incidents(session, case=case, incident_ids=incident_ids) if incident_ids else []
+    new_incidents = incidents_since_last_step(session=session, case=case, incidents=incidents)
+    cited = (
+        _cited_incidents(session, case=case, incident_ids=incident_ids, incidents=incidents) if incident_ids else []
+    )
     if action in (Action.UPHOLD_APPEAL, Action.OVERTURN_APPEAL):
         _check_appeal(session, case=case, appeal_id=appeal_id)
     try:
@@ -329,6 +381,7 @@ def apply_action(
         reason=reason,
         incident_ids=[i.id for i in cited],
         appeal_id=appeal_id,
+        now=now,
     )
     case = _reload(session, case.id)
     _audit(session, actor=actor, case=case, event=event)
@@ -366,10 +419,10 @@ def _action_path(subject_id: str, action: Action, appeal_id: uuid.UUID | None) -
     return f"{base}/appeals/{appeal_id}/decision"
 
 
-def read(*, session: Session, case: EscalationCase, text: PolicyText) -> CaseRead:
+def read(*, session: Session, case: EscalationCase, text: PolicyText, incidents: IncidentSource) -> CaseRead:
     """Shape a case for the API: history, incidents since the last step, allowed next actions."""
     events = history(session=session, case=case)
-    fresh = incidents_since_last_step(session=session, case=case)
+    fresh = incidents_since_last_step(session=session, case=case, incidents=incidents)
     state = state_of(case, new_incidents=len(fresh))
     pending = None
     if case.pending_appeal_id is not None:
@@ -422,10 +475,9 @@ def read(*, session: Session, case: EscalationCase, text: PolicyText) -> CaseRea
     )
 
 
-def incidents_of(*, session: Session, case: EscalationCase) -> list[Incident]:
+def incidents_of(*, session: Session, case: EscalationCase, incidents: IncidentSource) -> list[CaseIncident]:
     """Return every incident of the case, oldest posting first."""
-    statement = select(Incident).where(Incident.case_id == case.id)
-    return list(session.exec(statement.order_by(col(Incident.posted_at), col(Incident.id))).all())
+    return list(incidents.of_case(session=session, case_id=case.id))
 
 
 def step_dates(events: Sequence[EscalationEvent]) -> dict[str, dt.datetime]:
@@ -450,15 +502,22 @@ def _screened_rule_ids(session: Session, screening_ids: Sequence[uuid.UUID]) -> 
     return {rule for row in rows for rule in str(row).split()}
 
 
-def letter_input(*, session: Session, case: EscalationCase, evidence_visible: bool) -> LetterInput:
-    """Gather what the draft legal letter needs; 409 before the case reaches `legal_letter`."""
+def letter_input(
+    *,
+    session: Session,
+    case: EscalationCase,
+    evidence_visible: bool,
+    incidents: IncidentSource,
+    now: dt.datetime | None = None,
+) -> LetterInput:
+    """Gather what the draft legal letter (dated `now`) needs; 409 before the case reaches `legal_letter`."""
     if Stage(case.stage) not in LETTER_STAGES:
         raise StepNotAllowed(
             f"The legal letter is available from the legal_letter stage; the case is at {case.stage}.",
             code="letter_not_available",
             stage=case.stage,
         )
-    incidents = incidents_of(session=session, case=case)
+    recorded = incidents_of(session=session, case=case, incidents=incidents)
     dates = step_dates(history(session=session, case=case))
     return LetterInput(
         subject_id=case.subject_id,
@@ -473,11 +532,11 @@ def letter_input(*, session: Session, case: EscalationCase, evidence_visible: bo
                 summary=i.summary,
                 evidence=i.evidence,
             )
-            for i in incidents
+            for i in recorded
         ],
         rule_ids=sorted(
-            _screened_rule_ids(session, [i.screening_id for i in incidents if i.screening_id])
+            _screened_rule_ids(session, [i.screening_id for i in recorded if i.screening_id])
         ),
         evidence_visible=evidence_visible,
-        today=utcnow().date(),
+        today=(now or utcnow()).date(),
     )

@@ -8,10 +8,12 @@ import uuid
 from sqlalchemy import Column, Index, Text
 from sqlmodel import Field, SQLModel
 
+from app.audit.coverage import cover
 from app.db import UTCDateTime, utcnow
 from app.escalation import models as _escalation_models  # noqa: F401  (FK target in the metadata)
 
 
+@cover
 class Incident(SQLModel, table=True):
     """One recorded incident; the evidence is HR's own record and only read with incidents:read."""
 

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Response
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
+from app.clock import ClockDep
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
@@ -38,12 +39,12 @@ Reader = Annotated[Principal, require(Scope.INCIDENTS_READ)]
     },
 )
 def create_incident(
-    incident_in: IncidentCreate, principal: Writer, session: SessionDep, idem: IdempotencyDep
+    incident_in: IncidentCreate, principal: Writer, session: SessionDep, idem: IdempotencyDep, clock: ClockDep
 ) -> IncidentRead:
     """Record an incident about a subject; the first one opens their escalation case at `none`."""
     if (replayed := idem.replay(session)) is not None:
         return replayed  # type: ignore[return-value]
-    incident, case = service.create(session=session, incident_in=incident_in, actor=principal.sub)
+    incident, case = service.create(session=session, incident_in=incident_in, actor=principal.sub, now=clock.now())
     body = service.to_read(incident, case, show_evidence=principal.has(Scope.INCIDENTS_READ)).model_dump(mode="json")
     return idem.commit(  # type: ignore[return-value]
         session, status_code=201, body=body, headers={"Location": f"/v1/incidents/{incident.id}"}, json_ready=True

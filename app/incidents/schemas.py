@@ -76,8 +76,8 @@ class IncidentCreate(BaseModel):
     posted_at: Annotated[AwareDatetime, AfterValidator(_not_in_future)] = Field(
         description="When the post was published; with a timezone, not in the future."
     )
-    summary: plain_text(2000) = Field(description="What was posted, in HR's words.")
-    evidence: plain_text(10_000) | None = Field(
+    summary: Annotated[str, plain_text(2000)] = Field(description="What was posted, in HR's words.")
+    evidence: Annotated[str, plain_text(10_000)] | None = Field(
         default=None,
         description="HR's evidence; returned only to incidents:read.",
     )

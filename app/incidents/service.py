@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
+from app.db import utcnow
 from app.errors import NotFound, Unprocessable
 from app.escalation import service as escalation
 from app.escalation.models import EscalationCase
@@ -17,8 +19,11 @@ from app.incidents.models import Incident
 from app.incidents.schemas import CaseSummary, IncidentCreate, IncidentRead
 from app.pagination import keyset_page, split_page
 
+if TYPE_CHECKING:
+    from app.screening.models import Screening
 
-def _screening_model() -> type | None:
+
+def _screening_model() -> type[Screening] | None:
     try:
         from app.screening.models import Screening
     except ImportError:
@@ -31,7 +36,7 @@ def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
     model = _screening_model()
     exists = False
     if model is not None and inspect(session.connection()).has_table(model.__tablename__):
-        exists = session.exec(select(model.id).where(model.id == screening_id)).first() is not None  # type: ignore[attr-defined]
+        exists = session.exec(select(col(model.id)).where(col(model.id) == screening_id)).first() is not None
     if not exists:
         raise Unprocessable(
             f"screening_id {screening_id} does not name a stored screening.",
@@ -42,9 +47,10 @@ def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
 
 
 def create(
-    *, session: Session, incident_in: IncidentCreate, actor: str
+    *, session: Session, incident_in: IncidentCreate, actor: str, now: dt.datetime | None = None
 ) -> tuple[Incident, EscalationCase]:
-    """Record an incident, open (or reopen) the subject's case, and audit both."""
+    """Record an incident (at `now`), open (or reopen) the subject's case, and audit both."""
+    now = now or utcnow()
     if incident_in.screening_id is not None:
         _check_screening(session, incident_in.screening_id)
     incident_id = uuid.uuid4()
@@ -54,6 +60,7 @@ def create(
         role=incident_in.subject.role,
         incident_id=incident_id,
         actor=actor,
+        now=now,
     )
     incident = Incident(
         id=incident_id,
@@ -67,6 +74,7 @@ def create(
         screening_id=incident_in.screening_id,
         case_id=opened.case.id,
         reported_by=actor,
+        created_at=now,
     )
     session.add(incident)
     session.flush()
@@ -139,6 +147,32 @@ def list_(
     rows = list(session.exec(statement).all())
     page, next_cursor = split_page([incident for incident, _ in rows], limit)
     return [(incident, case) for incident, case in rows[: len(page)]], next_cursor
+
+
+class CaseIncidents:
+    """The incidents of escalation cases, as escalation reads them (`app.escalation.service.IncidentSource`)."""
+
+    def recorded_since(
+        self, *, session: Session, case_id: uuid.UUID, after: dt.datetime | None
+    ) -> list[Incident]:
+        """Return the case's incidents recorded after `after` (all when None), oldest recorded first."""
+        statement = select(Incident).where(Incident.case_id == case_id)
+        if after is not None:
+            statement = statement.where(Incident.created_at > after)
+        return list(session.exec(statement.order_by(col(Incident.created_at), col(Incident.id))).all())
+
+    def of_case(self, *, session: Session, case_id: uuid.UUID) -> list[Incident]:
+        """Return every incident of the case, oldest posting first."""
+        statement = select(Incident).where(Incident.case_id == case_id)
+        return list(session.exec(statement.order_by(col(Incident.posted_at), col(Incident.id))).all())
+
+    def by_ids(self, *, session: Session, ids: Sequence[uuid.UUID]) -> list[Incident]:
+        """Return the incidents with these ids (unknown ids are left out)."""
+        return list(session.exec(select(Incident).where(col(Incident.id).in_(list(ids)))).all())
+
+
+#: The one instance the routes and flows hand to escalation.
+CASE_INCIDENTS = CaseIncidents()
 
 
 def cases_for(

@@ -17,9 +17,9 @@ async def get_pack(request: Request) -> PolicyPack:
     return request.app.state.pack
 
 
-async def get_today() -> dt.date:
-    """Return today's date in UTC; tests pin it through `app.dependency_overrides[get_today]`."""
-    return dt.datetime.now(dt.UTC).date()
+async def get_today(request: Request) -> dt.date:
+    """Return today's date in UTC on the application's clock (tests may also override this dependency)."""
+    return request.app.state.clock.now().date()
 
 
 PackDep = Annotated[PolicyPack, Depends(get_pack)]

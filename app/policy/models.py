@@ -8,9 +8,11 @@ import uuid
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from app.audit.coverage import cover
 from app.db import UTCDateTime, utcnow
 
 
+@cover
 class PolicyReview(SQLModel, table=True):
     """One recorded review; the pack's own original review is synthesised, never stored."""
 
@@ -33,6 +35,7 @@ class PolicyReview(SQLModel, table=True):
     created_at: dt.datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+@cover
 class PolicyAcknowledgement(SQLModel, table=True):
     """A person's statement that they have read one version of the policy."""
 

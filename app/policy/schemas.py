@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from app.pagination import page_example
+from app.pagination import examples_of, page_example
 from app.policy.status import ReviewStatus
 
 VersionLabel = Annotated[
@@ -146,7 +146,7 @@ class PolicyClauseList(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "items": PolicyClauseRead.model_config["json_schema_extra"]["examples"],
+                    "items": examples_of(PolicyClauseRead),
                     "count": 1,
                     "policy_pack_version": "1.1.0",
                 }

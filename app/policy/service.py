@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from app.audit import service as audit
 from app.errors import BadRequest, Conflict, NotFound, Unprocessable
@@ -433,7 +433,7 @@ def list_outstanding(*, session: Session, pack: PolicyPack, cursor: str | None, 
     """List known people who have not acknowledged the current version, by person id."""
     version = current_review(session=session, pack=pack).version
     known = _known_people()
-    acked = sa.select(PolicyAcknowledgement.person_id).where(PolicyAcknowledgement.version == version)  # type: ignore[arg-type]
+    acked = sa.select(col(PolicyAcknowledgement.person_id)).where(col(PolicyAcknowledgement.version) == version)
     outstanding = sa.select(known.c.person_id).where(known.c.person_id.not_in(acked))
     total = session.execute(sa.select(sa.func.count()).select_from(outstanding.subquery())).scalar_one()
     page_stmt = outstanding
@@ -445,9 +445,9 @@ def list_outstanding(*, session: Session, pack: PolicyPack, cursor: str | None, 
     latest: dict[str, str] = {}
     if ids:
         rows = session.execute(
-            sa.select(PolicyAcknowledgement.person_id, PolicyAcknowledgement.version)
-            .where(PolicyAcknowledgement.person_id.in_(ids))  # type: ignore[attr-defined]
-            .order_by(PolicyAcknowledgement.created_at)  # type: ignore[arg-type]
+            sa.select(col(PolicyAcknowledgement.person_id), col(PolicyAcknowledgement.version))
+            .where(col(PolicyAcknowledgement.person_id).in_(ids))
+            .order_by(col(PolicyAcknowledgement.created_at))
         ).all()
         latest = {row.person_id: row.version for row in rows}
     items = [OutstandingPerson(person_id=p, last_acknowledged_version=latest.get(p)) for p in ids]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,7 +20,7 @@ class ErasureCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"subject_id": "vol-0099"}]})
 
-    subject_id: single_line(200) = Field(
+    subject_id: Annotated[str, single_line(200)] = Field(
         description="The person's id as the service knows it: a screening's author id, an incident's "
         "subject id, a grant's or an acknowledgement's person id."
     )

@@ -22,6 +22,7 @@ from app.audit import service as audit
 from app.auth.models import AuthFailure
 from app.authorities import service as authorities
 from app.authorities.models import AuthorityGrant
+from app.clock import SYSTEM_CLOCK, Clock
 from app.db import utcnow
 from app.errors import NotFound
 from app.escalation import service as escalation
@@ -108,12 +109,19 @@ def purge(
     return removal
 
 
-def purge_all(engine: Engine, settings: Settings, *, actor: str, batch_size: int = PURGE_BATCH_SIZE) -> dict[str, int]:
-    """Purge everything expired, one short transaction (and one audit event) per batch; return the counts."""
+def purge_all(
+    engine: Engine,
+    settings: Settings,
+    *,
+    actor: str,
+    batch_size: int = PURGE_BATCH_SIZE,
+    clock: Clock = SYSTEM_CLOCK,
+) -> dict[str, int]:
+    """Purge everything expired (as of `clock`), one short transaction and audit event per batch; return the counts."""
     totals: dict[str, int] = {}
     while True:
         with Session(engine) as session:
-            removal = purge(session=session, settings=settings, actor=actor, batch_size=batch_size)
+            removal = purge(session=session, settings=settings, actor=actor, now=clock.now(), batch_size=batch_size)
             session.commit()
         for label, count in removal.counts.items():
             totals[label] = totals.get(label, 0) + count
@@ -126,14 +134,15 @@ class Purger(Periodic):
 
     name = "retention-purge"
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> None:
         super().__init__(settings.purge_interval_seconds)
         self._engine = engine
         self._settings = settings
+        self._clock = clock
 
     def run_once(self) -> None:
         """Purge what has expired."""
-        counts = purge_all(self._engine, self._settings, actor="system:retention")
+        counts = purge_all(self._engine, self._settings, actor="system:retention", clock=self._clock)
         log.info("purged expired records", extra={"counts": counts})
 
 
@@ -179,13 +188,8 @@ def erase(*, session: Session, subject_id: str, actor: str) -> ErasureRead:
         session, removal, sa.or_(screenings.author_id == subject_id, screenings.created_by == subject_id), limit=None
     )
     delete_cases(session, removal, [case.id] if case is not None else [])
-    delete_rows(
-        session,
-        removal,
-        AuthorityGrant.__table__,
-        AuthorityGrant.__table__.c.person_id == subject_id,
-        label="authority_grants",
-    )  # type: ignore[attr-defined]
+    grants = AuthorityGrant.__table__  # type: ignore[attr-defined]
+    delete_rows(session, removal, grants, grants.c.person_id == subject_id, label="authority_grants")
     acks = PolicyAcknowledgement.__table__  # type: ignore[attr-defined]
     delete_rows(session, removal, acks, acks.c.person_id == subject_id, label="acknowledgements")
     replies = _idempotency_ids_naming(session, subject_id)
@@ -213,7 +217,7 @@ def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectE
     """Return everything held about `subject_id` as one document; 404 when nothing is held."""
     screening_rows = session.exec(
         select(Screening)
-        .where(sa.or_(Screening.author_id == subject_id, Screening.created_by == subject_id))
+        .where(sa.or_(col(Screening.author_id) == subject_id, col(Screening.created_by) == subject_id))
         .order_by(col(Screening.created_at), col(Screening.id))
     ).all()
     incident_rows = session.exec(
@@ -235,7 +239,9 @@ def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectE
         exported_at=utcnow(),
         screenings=[ScreeningRead.model_validate(row_json(row, explain=False)) for row in screening_rows],
         incidents=[incidents.to_read(i, case, show_evidence=True) for i in incident_rows if case is not None],
-        escalation=escalation.read(session=session, case=case, text=policy_text(settings.policy_pack))
+        escalation=escalation.read(
+            session=session, case=case, text=policy_text(settings.policy_pack), incidents=incidents.CASE_INCIDENTS
+        )
         if case
         else None,
         authorities=[authorities.to_read(g) for g in grants],

@@ -7,9 +7,11 @@ import uuid
 
 from sqlmodel import Field, SQLModel
 
+from app.audit.coverage import cover
 from app.db import UTCDateTime, utcnow
 
 
+@cover
 class ProtectedTerm(SQLModel, table=True):
     """One registered term: its kind and the HMAC-SHA256 of its normalised value, never the value."""
 

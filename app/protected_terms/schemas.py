@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -31,7 +32,7 @@ class ProtectedTermCreate(BaseModel):
     )
 
     kind: TermKind
-    value: single_line(200) = Field(
+    value: Annotated[str, single_line(200)] = Field(
         description="The name or code; normalised and hashed with the server key, never stored or returned.",
     )
 

@@ -45,6 +45,20 @@ def all_entries(*, session: Session) -> list[tuple[str, str]]:
     return [(d, k) for d, k in session.exec(select(ProtectedTerm.digest, ProtectedTerm.kind)).all()]
 
 
+class Registry:
+    """The registry as screening reads it (`app.screening.dependencies.TermSource`), injected at start-up."""
+
+    version_now = VERSION_NOW
+
+    def current_version(self, *, session: Session) -> int:
+        """Return the change counter."""
+        return current_version(session=session)
+
+    def all_entries(self, *, session: Session) -> list[tuple[str, str]]:
+        """Return every (digest, kind) pair."""
+        return all_entries(session=session)
+
+
 def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor: str) -> ProtectedTerm:
     """Hash and store a term; 409 when the same normalised value is already registered."""
     if not normalize_term(term_in.value):

@@ -4,14 +4,33 @@ from __future__ import annotations
 
 import threading
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 from fastapi import Request
+from sqlalchemy import ColumnElement
 from sqlmodel import Session
 
 from app.keys import SCREENING_TEXT, derive_key
-from app.protected_terms import service as terms_service
 from app.settings import Settings
+
+
+class TermSource(Protocol):
+    """What screening needs from the protected-term registry, injected at start-up.
+
+    `app.protected_terms` depends on the screening engine (it hashes terms as the engine
+    normalises posts), so screening reaches the registry only through this interface.
+    """
+
+    #: The change counter as an SQL expression, for statements that act only if it has not moved.
+    version_now: ColumnElement[Any]
+
+    def current_version(self, *, session: Session) -> int:
+        """Return the change counter."""
+        ...
+
+    def all_entries(self, *, session: Session) -> list[tuple[str, str]]:
+        """Return every (digest, kind) pair."""
+        ...
 
 
 class ScreenerProvider:
@@ -22,9 +41,11 @@ class ScreenerProvider:
     by all of them from their next request, with nothing shared in process memory.
     """
 
-    def __init__(self, base: Any, *, key: bytes, text_key: bytes) -> None:
+    def __init__(self, base: Any, *, key: bytes, text_key: bytes, terms: TermSource) -> None:
         self._base = base
         self._key = key
+        #: The protected-term registry (counter and entries).
+        self.terms = terms
         #: The key of the screened texts' HMAC (`text_hmac`), derived from the service secret.
         self.text_key = text_key
         self._lock = threading.Lock()
@@ -42,7 +63,7 @@ class ScreenerProvider:
 
     def refresh(self, session: Session) -> tuple[int, Any]:
         """Read the counter and return a screener whose protected terms are current as of it."""
-        version = terms_service.current_version(session=session)
+        version = self.terms.current_version(session=session)
         cached_version, screener = self._state
         if version == cached_version:
             return version, screener
@@ -54,7 +75,7 @@ class ScreenerProvider:
 
             # Rows are read after the counter: at worst they are newer than it, which only costs
             # one more rebuild on the next request, never a stale matcher under a fresh number.
-            matcher = ProtectedTermMatcher(terms_service.all_entries(session=session), self._key)
+            matcher = ProtectedTermMatcher(self.terms.all_entries(session=session), self._key)
             screener = self._base.with_protected(matcher)
             self._state = (version, screener)
             return version, screener
@@ -73,12 +94,13 @@ def _base_screener(policy_pack: str | None) -> Any:
     return build_screener(load_pack(policy_pack))
 
 
-def build_provider(settings: Settings) -> ScreenerProvider:
+def build_provider(settings: Settings, *, terms: TermSource) -> ScreenerProvider:
     """Load the policy pack and compile the screener (start-up work, never per request)."""
     return ScreenerProvider(
         _base_screener(settings.policy_pack),
         key=settings.secret_key.encode(),
         text_key=derive_key(settings.secret_key, SCREENING_TEXT),
+        terms=terms,
     )
 
 
@@ -96,6 +118,6 @@ def screener_provider(request: Request) -> ScreenerProvider:
         with _build_lock:
             provider = getattr(request.app.state, "screener_provider", None)
             if provider is None:
-                provider = build_provider(request.app.state.settings)
+                provider = build_provider(request.app.state.settings, terms=request.app.state.protected_terms)
                 request.app.state.screener_provider = provider
     return provider

@@ -20,11 +20,11 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from app.policy.pack import RULE_IDS, load_pack
 from app.screening.engine import Screener, build_screener
-from app.screening.types import ScreenContext
+from app.screening.types import AuthorRole, ScreenContext
 
 VERDICTS = ("allow", "review", "block")
 _PROGRESS_MIN = 500
@@ -42,9 +42,11 @@ def context_of(record: Mapping[str, Any]) -> ScreenContext:
     """
     ctx = record.get("context") or {}
     role = record.get("author_role") or "unknown"
-    account = ctx.get("account") or ("corporate" if role == "corporate" else "personal")
+    account: Literal["personal", "corporate"] = ctx.get("account") or (
+        "corporate" if role == "corporate" else "personal"
+    )
     return ScreenContext(
-        author_role=role,
+        author_role=AuthorRole(role),
         platform=record.get("platform"),
         account=account,
         prior_authority=bool(ctx.get("prior_authority", False)),

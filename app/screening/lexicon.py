@@ -38,10 +38,10 @@ class Hit:
         if other.__class__ is not Hit:
             return NotImplemented
         return (self.start, self.end, self.entry, self.category) == (
-            other.start,  # type: ignore[attr-defined]
-            other.end,  # type: ignore[attr-defined]
-            other.entry,  # type: ignore[attr-defined]
-            other.category,  # type: ignore[attr-defined]
+            other.start,
+            other.end,
+            other.entry,
+            other.category,
         )
 
     def __hash__(self) -> int:

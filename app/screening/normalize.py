@@ -7,7 +7,7 @@ Two views are produced, each with per-character offsets into the original string
   to Latin, whitespace mapped to spaces. Digits and symbols are untouched, so secrets and numbers are
   read from this view.
 * ``text``: ``base`` plus word-level de-obfuscation: spaced or dotted letters joined
-  (``"I n d e p"``, ``"J.a.c.k"``), leetspeak folded inside words (``"s3nsory"``), runs of a
+  (``"c h a r i t y"``, ``"J.a.c.k"``), leetspeak folded inside words (``"s3nsory"``), runs of a
   repeated letter shortened and whitespace collapsed. Lexicons and names are matched here.
 
 Every rewrite is a linear scan (``re`` patterns without nested quantifiers), so normalisation is
@@ -36,7 +36,7 @@ _HOMOGLYPHS = {
 _LEET = {"3": "e", "0": "o", "1": "i", "4": "a", "5": "s", "@": "a", "$": "s", "7": "t"}
 _WS = "\t\n\r\x0b\x0c"
 
-# Runs of >= 3 single characters split by one separator ("i n d e p"), or >= 2 split by dots
+# Runs of >= 3 single characters split by one separator ("c h a r i t y"), or >= 2 split by dots
 # ("j.a.c.k", "i.p."). The lookarounds keep real one-letter words ("a", "i") out of the run.
 _SPACED = re.compile(r"(?<![^\W_])[^\W_](?:[ .\-*_][^\W_](?![^\W_])){2,}")
 _DOTTED = re.compile(r"(?<![^\W_])[^\W\d_](?:\.[^\W\d_](?![^\W_])){1,}\.?")

@@ -129,9 +129,10 @@ class ProtectedTermMatcher:
                 inners.append(state.digest())
             kinds = [get(sha256(opad + inner).digest()) for inner in inners]
             size = top
-            while size and kinds[size - 1] is None:
+            kind = None
+            while size and (kind := kinds[size - 1]) is None:
                 size -= 1
-            if size:
-                out.append(ProtectedMatch(i, i + size - 1, kinds[size - 1]))
+            if kind is not None:
+                out.append(ProtectedMatch(i, i + size - 1, kind))
             i += size or 1
         return out

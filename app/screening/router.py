@@ -1,28 +1,23 @@
-"""HTTP routes of the screening domain (plus protected terms and authority grants)."""
+"""HTTP routes of the screening domain."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
-from sqlmodel import Session
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
 from app.auth.tokens import Principal
-from app.authorities.router import router as authorities_router
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
-from app.idempotency import Idempotency, IdempotencyDep
+from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
-from app.protected_terms.router import router as protected_terms_router
 from app.screening import service
-from app.screening.dependencies import ScreenerProvider, screener_provider
+from app.screening.dependencies import screener_provider
 from app.screening.schemas import (
-    PostIn,
     ScreeningBatchCreate,
     ScreeningBatchRead,
     ScreeningCreate,
@@ -42,56 +37,6 @@ Reader = Annotated[Principal, require(Scope.SCREENINGS_READ, Scope.SCREENINGS_WR
 def _only_author(principal: Principal) -> str | None:
     # screenings:read sees everything; screenings:write alone sees the caller's own posts only.
     return None if principal.has(Scope.SCREENINGS_READ) else principal.sub
-
-
-def _screen(
-    session: Session,
-    provider: ScreenerProvider,
-    posts: Sequence[PostIn],
-    idem: Idempotency,
-    *,
-    cached_is_stale: bool = False,
-) -> tuple[Response | None, list[service.Outcome]]:
-    """Replay a stored answer, or screen `posts` with protected terms current as of this request.
-
-    The engine is CPU-only, so for the common request (no Idempotency-Key, no cited grant) it runs
-    before the transaction opens, with the process's cached screener; the transaction then reads
-    the protected-term counter and re-screens only if the counter moved meanwhile. One transaction
-    per request, and SQLite's write lock is never held while the engine runs on that path.
-    `cached_is_stale` (the caller already saw the counter move) skips that early run, as does a
-    worker that has never read the counter: its result would be screened again anyway.
-    """
-    cached_version, cached = provider.snapshot()
-    early: list[service.Outcome] | None = None
-    usable = cached_version is not None and not cached_is_stale
-    if usable and idem.key is None and not any(p.context.authority_id for p in posts):
-        # Nothing to look up: prepare() needs the database only for cited grants.
-        early = service.screen(cached, posts, service.prepare(session=session, posts=posts), text_key=provider.text_key)
-    elif (replayed := idem.replay(session)) is not None:
-        return replayed, []
-    version, screener = provider.refresh(session)
-    if early is not None and version == cached_version:
-        return None, early
-    prepared = service.prepare(session=session, posts=posts)
-    return None, service.screen(screener, posts, prepared, text_key=provider.text_key)
-
-
-def _store_with_cached_screener(
-    session: Session, provider: ScreenerProvider, post: PostIn, *, actor: str
-) -> service.Outcome | None:
-    """Screen with the process's screener, then store in one statement (the common request).
-
-    The INSERT itself checks that the protected-term counter still equals the one the screener was
-    built at, so the hot path costs one write and no read. None (nothing stored) when this worker
-    has not read the counter yet or terms changed meanwhile: the caller takes `_screen`'s path.
-    """
-    version, screener = provider.snapshot()
-    if version is None:
-        return None
-    prepared = service.prepare(session=session, posts=[post])
-    outcome = service.screen(screener, [post], prepared, text_key=provider.text_key)[0]
-    stored = service.store_if_terms_unchanged(session=session, outcome=outcome, actor=actor, terms_version=version)
-    return outcome if stored else None
 
 
 @screenings.post(
@@ -127,11 +72,13 @@ def create_screening(
     stored = None
     fast_path = body.store and idem.key is None and body.context.authority_id is None
     if fast_path:
-        stored = _store_with_cached_screener(session, provider, body, actor=principal.sub)
+        stored = service.store_with_cached_screener(session=session, provider=provider, post=body, actor=principal.sub)
     if stored is None:
-        replayed, outcomes = _screen(session, provider, [body], idem, cached_is_stale=fast_path)
-        if replayed is not None:
+        if (replayed := idem.replay(session)) is not None:
             return replayed
+        # After a failed fast path the cached screener is known stale: no early run.
+        early = idem.key is None and not fast_path
+        outcomes = service.screen_current(session=session, provider=provider, posts=[body], early=early)
         if not body.store:
             body_json = service.outcome_json(outcomes[0], explain=body.explain)
             return idem.commit(session, status_code=200, body=body_json, json_ready=True)
@@ -173,9 +120,11 @@ def create_screening_batch(
     """
     settings = request.app.state.settings
     service.check_batch(body.items, text_limit=settings.max_text_chars, batch_limit=settings.max_batch_size)
-    replayed, outcomes = _screen(session, screener_provider(request), body.items, idem)
-    if replayed is not None:
+    if (replayed := idem.replay(session)) is not None:
         return replayed
+    outcomes = service.screen_current(
+        session=session, provider=screener_provider(request), posts=body.items, early=idem.key is None
+    )
     if body.store:
         service.store(session=session, outcomes=outcomes, actor=principal.sub)
     items = [service.outcome_json(o, explain=body.explain) for o in outcomes]
@@ -242,6 +191,4 @@ def list_screenings(
 
 
 router.include_router(screenings)
-router.include_router(protected_terms_router)
-router.include_router(authorities_router)
 

@@ -235,7 +235,7 @@ def rule_access(d: RuleInput, b: _Builder) -> Finding | None:
         return None
     personal = s.has("secret.personal")
     work = s.has(*WORK) or (d.insider and s.has("secret.premises"))
-    support = (s.get(*WORK) or [None])[0]
+    support = next(iter(s.get(*WORK)), None)
     creds = s.get("secret.credential")
     guest = [h for h in s.get("secret.hint") if h.entry and ("guest" in h.entry or "visitor" in h.entry)]
     for cred in creds:

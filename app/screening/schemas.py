@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 
-from app.pagination import page_example
+from app.pagination import examples_of, page_example
 from app.screening.types import AuthorRole, Severity, Verdict
 from app.validation import MULTI_LINE_PATTERN, single_line
 
-_POST_EXAMPLE = {
+_POST_EXAMPLE: JsonDict = {
     "text": "Great day volunteering at the centre! Call me on 07700 900123 about the raffle.",
     "author": {"id": "vol-2201", "role": "volunteer"},
     "platform": "facebook",
@@ -27,7 +28,7 @@ class Author(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: single_line(200) = Field(description="The author's id in your HR system.")
+    id: Annotated[str, single_line(200)] = Field(description="The author's id in your HR system.")
     role: AuthorRole = Field(description="The author's relationship to the organisation.")
 
 
@@ -64,7 +65,7 @@ class PostIn(BaseModel):
         "10,000) characters; control characters other than tab, LF and CR are rejected (422).",
     )
     author: Author
-    platform: single_line(50) = Field(examples=["facebook", "x", "instagram"])
+    platform: Annotated[str, single_line(50)] = Field(examples=["facebook", "x", "instagram"])
     context: PostContext = Field(default_factory=PostContext)
 
 
@@ -215,7 +216,7 @@ class ScreeningBatchRead(BaseModel):
 
     model_config = ConfigDict(
         json_schema_extra={
-            "examples": [{"items": ScreeningRead.model_config["json_schema_extra"]["examples"], "count": 1}]
+            "examples": [{"items": examples_of(ScreeningRead), "count": 1}]
         }
     )
 

@@ -19,14 +19,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from app.audit import service as audit
 from app.audit.models import RESEAL_ACTIONS, AuditEvent
@@ -59,7 +59,7 @@ def _canonical(value: Any) -> Any:
     return value
 
 
-def row_digest(rows: Iterable[Mapping[str, Any]]) -> tuple[int, str]:
+def row_digest(rows: Iterable[sa.RowMapping]) -> tuple[int, str]:
     """Return (count, SHA-256) over the canonical JSON of each row's sealed columns, in order."""
     digest = hashlib.sha256()
     count = 0
@@ -123,9 +123,9 @@ def _seal_expectations(session: Session) -> dict[int, dict[str, Any]]:
     """Each seal's expected count and digest: from its event, or the latest event that resealed it."""
     seals: dict[int, dict[str, Any]] = {}
     events = session.execute(
-        sa.select(AuditEvent.seq, AuditEvent.action, AuditEvent.details)  # type: ignore[call-overload]
-        .where(AuditEvent.action.in_((SEAL_ACTION, *RESEAL_ACTIONS)))  # type: ignore[attr-defined]
-        .order_by(AuditEvent.seq)
+        sa.select(col(AuditEvent.seq), col(AuditEvent.action), col(AuditEvent.details))
+        .where(col(AuditEvent.action).in_((SEAL_ACTION, *RESEAL_ACTIONS)))
+        .order_by(col(AuditEvent.seq))
     )
     for seq, action, details in events:
         if action == SEAL_ACTION:
@@ -165,7 +165,7 @@ def verify_seals(session: Session) -> SealReport:
     found = {seq: row_digest(group) for seq, group in groupby(sealed_rows, key=lambda r: r["audit_seq"])}
     voided_through = max(
         (int(d.get("through_seq") or 0) for d in session.execute(
-            sa.select(AuditEvent.details).where(AuditEvent.action == VOID_ACTION)  # type: ignore[call-overload]
+            sa.select(col(AuditEvent.details)).where(col(AuditEvent.action) == VOID_ACTION)
         ).scalars()),
         default=0,
     )  # fmt: skip

@@ -7,10 +7,11 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy import insert
+from sqlalchemy import ColumnElement, Insert, insert
 from sqlmodel import Session, col, select
 
 from app.authorities import service as authorities
@@ -18,10 +19,12 @@ from app.db import utcnow
 from app.errors import NotFound, Unprocessable
 from app.keys import keyed_digest
 from app.pagination import keyset_page, split_page
-from app.protected_terms import service as terms_service
 from app.screening.models import CONTENT_COLUMNS, Screening
 from app.screening.schemas import PostIn
 from app.screening.types import AuthorRole, Finding, ScreenContext, ScreenResult, Verdict
+
+if TYPE_CHECKING:
+    from app.screening.dependencies import ScreenerProvider
 
 # C0 controls except tab/LF/CR, DEL, C1 controls and lone surrogates (which cannot be UTF-8).
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
@@ -205,14 +208,19 @@ def _row(outcome: Outcome, actor: str) -> dict[str, Any]:
 
 _SCREENINGS = Screening.__table__  # type: ignore[attr-defined]
 _INSERT_SCREENING = insert(_SCREENINGS)
-# INSERT ... SELECT <the row> WHERE <protected-term counter> = :terms_version: the hot path's
-# check that the screener was current, folded into its one write instead of a read before it.
-_INSERT_IF_TERMS_UNCHANGED = insert(_SCREENINGS).from_select(
-    CONTENT_COLUMNS,
-    sa.select(*(sa.bindparam(c.name, type_=c.type) for c in CONTENT_COLUMNS)).where(
-        terms_service.VERSION_NOW == sa.bindparam("terms_version")
-    ),
-).returning(_SCREENINGS.c.id)  # a row back means inserted (psycopg gives no rowcount for INSERT ... SELECT)
+
+
+@lru_cache(maxsize=4)
+def _insert_if_terms_unchanged(version_now: ColumnElement[Any]) -> Insert:
+    # INSERT ... SELECT <the row> WHERE <protected-term counter> = :terms_version: the hot path's
+    # check that the screener was current, folded into its one write instead of a read before it.
+    # Built once per registry (`version_now` is its counter as an SQL expression).
+    return insert(_SCREENINGS).from_select(
+        CONTENT_COLUMNS,
+        sa.select(*(sa.bindparam(c.name, type_=c.type) for c in CONTENT_COLUMNS)).where(
+            version_now == sa.bindparam("terms_version")
+        ),
+    ).returning(_SCREENINGS.c.id)  # a row back means inserted (psycopg gives no rowcount for INSERT ... SELECT)
 
 
 def store(*, session: Session, outcomes: Sequence[Outcome], actor: str) -> None:
@@ -226,18 +234,61 @@ def store(*, session: Session, outcomes: Sequence[Outcome], actor: str) -> None:
     session.execute(_INSERT_SCREENING, [_row(o, actor) for o in outcomes])
 
 
-def store_if_terms_unchanged(*, session: Session, outcome: Outcome, actor: str, terms_version: int) -> bool:
-    """Insert one outcome only if the protected-term counter still equals `terms_version`.
+def store_if_terms_unchanged(
+    *, session: Session, outcome: Outcome, actor: str, terms_version: int, version_now: ColumnElement[Any]
+) -> bool:
+    """Insert one outcome only if the protected-term counter (`version_now`) still equals `terms_version`.
 
     Returns False, having stored nothing, when terms changed since the screener that produced
     `outcome` was built; the caller then refreshes the screener, screens again and `store`s.
     """
     outcome.id = uuid.uuid4()
     params = {**_row(outcome, actor), "terms_version": terms_version}
-    if session.execute(_INSERT_IF_TERMS_UNCHANGED, params).first() is not None:
+    if session.execute(_insert_if_terms_unchanged(version_now), params).first() is not None:
         return True
     outcome.id = None
     return False
+
+
+def screen_current(
+    *, session: Session, provider: ScreenerProvider, posts: Sequence[PostIn], early: bool = True
+) -> list[Outcome]:
+    """Screen `posts` with protected terms current as of this transaction.
+
+    The engine is CPU-only, so with `early` (the caller has not opened the transaction yet) and no
+    cited grant it runs first, with the process's cached screener; the transaction then reads the
+    protected-term counter and re-screens only if the counter moved meanwhile, so SQLite's write
+    lock is never held while the engine runs on that path. A worker that has never read the
+    counter skips the early run: its result would be screened again anyway.
+    """
+    cached_version, cached = provider.snapshot()
+    result: list[Outcome] | None = None
+    if early and cached_version is not None and not any(p.context.authority_id for p in posts):
+        # Nothing to look up: prepare() needs the database only for cited grants.
+        result = screen(cached, posts, prepare(session=session, posts=posts), text_key=provider.text_key)
+    version, screener = provider.refresh(session)
+    if result is not None and version == cached_version:
+        return result
+    return screen(screener, posts, prepare(session=session, posts=posts), text_key=provider.text_key)
+
+
+def store_with_cached_screener(
+    *, session: Session, provider: ScreenerProvider, post: PostIn, actor: str
+) -> Outcome | None:
+    """Screen with the process's screener, then store in one statement (the common request).
+
+    The INSERT itself checks that the protected-term counter still equals the one the screener was
+    built at, so the hot path costs one write and no read. None (nothing stored) when this worker
+    has not read the counter yet or terms changed meanwhile: the caller then uses `screen_current`.
+    """
+    version, screener = provider.snapshot()
+    if version is None:
+        return None
+    outcome = screen(screener, [post], prepare(session=session, posts=[post]), text_key=provider.text_key)[0]
+    stored = store_if_terms_unchanged(
+        session=session, outcome=outcome, actor=actor, terms_version=version, version_now=provider.terms.version_now
+    )
+    return outcome if stored else None
 
 
 def outcome_json(outcome: Outcome, *, explain: bool) -> dict[str, Any]:

@@ -10,7 +10,7 @@ Create Date: 2026-11-25 20:55:00.849717+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import app.db

@@ -11,7 +11,7 @@ Create Date: 2026-11-25 21:17:46.558880+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import app.db

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import app.db

@@ -9,10 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlmodel import select
 
 from app.auth.access import AccessGuard
-from app.auth.models import ApiClient
 
 ADMIN = "admin"
 
@@ -111,20 +109,20 @@ def test_deleting_refuses_the_live_token_and_the_id(client, admin, fresh_view):
     assert client.get(f"/v1/clients/{created['client_id']}", headers=admin).status_code == 404
 
 
-def test_a_disabled_clients_token_is_refused_within_the_cache_lifetime(app, client, admin):
-    now = [1000.0]
-    app.state.access_guard = AccessGuard(lambda: app.state.session_factory(), max_age=30, clock=lambda: now[0])
+def test_a_disabled_clients_token_is_refused_within_the_cache_lifetime(app, client, admin, clock, settings):
+    # The app's own guard, on the app's clock (POLICY_ACCESS_CACHE_SECONDS, 30 by default).
+    assert settings.access_cache_seconds == 30
     created = _create(client, admin).json()
     issued = _token(client, created["client_id"], created["client_secret"])
     assert client.get("/v1/incidents", headers=_bearer(issued)).status_code == 200
     client.post(f"/v1/clients/{created['client_id']}/disable", headers=admin)
-    now[0] += 29  # this worker's view is still the old one
+    clock.advance(29)  # this worker's view is still the old one
     assert client.get("/v1/incidents", headers=_bearer(issued)).status_code == 200
-    now[0] += 1  # the view's lifetime is over: the token is refused
+    clock.advance(1)  # the view's lifetime is over: the token is refused
     assert client.get("/v1/incidents", headers=_bearer(issued)).status_code == 401
 
 
-def test_rotation_keeps_the_old_secret_for_the_grace_period(client, admin, session, settings):
+def test_rotation_keeps_the_old_secret_for_the_grace_period(client, admin, settings, clock):
     created = _create(client, admin).json()
     r = client.post(f"/v1/clients/{created['client_id']}/rotate", headers=admin)
     assert r.status_code == 200
@@ -132,15 +130,13 @@ def test_rotation_keeps_the_old_secret_for_the_grace_period(client, admin, sessi
     assert rotated["client_secret"] != created["client_secret"]
     expires = dt.datetime.fromisoformat(rotated["previous_secret_expires_at"])
     grace = dt.timedelta(seconds=settings.client_secret_grace_seconds)
-    assert abs(expires - dt.datetime.now(dt.UTC) - grace) < dt.timedelta(seconds=30)
+    assert expires == clock.now() + grace
     assert _token(client, created["client_id"], rotated["client_secret"]).status_code == 200
+    clock.advance(grace.total_seconds() - 1)
     assert _token(client, created["client_id"], created["client_secret"]).status_code == 200  # in grace
 
     # The grace period ends: only the new secret works.
-    row = session.exec(select(ApiClient).where(ApiClient.client_id == created["client_id"])).one()
-    row.previous_secret_expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    session.add(row)
-    session.commit()
+    clock.advance(1)
     assert _token(client, created["client_id"], created["client_secret"]).status_code == 401
     assert _token(client, created["client_id"], rotated["client_secret"]).status_code == 200
     assert rotated["client_secret"] not in client.get(f"/v1/clients/{created['client_id']}", headers=admin).text

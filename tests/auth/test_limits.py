@@ -7,6 +7,7 @@ import ipaddress
 import pytest
 
 from app.auth.limits import UNVERIFIED_FORWARDER, HashBudget, Lockouts, client_address
+from app.clock import FakeClock
 
 PROXIES = (ipaddress.ip_network("10.0.0.0/8"),)
 
@@ -30,12 +31,14 @@ def test_client_address(peer, forwarded, trusted, expected):
 
 
 def test_lockouts_expire_and_say_how_long_to_wait():
-    now = [100.0]
-    lockouts = Lockouts(clock=lambda: now[0])
+    clock = FakeClock()
+    lockouts = Lockouts(clock=clock.monotonic)
     lockouts.lock("ip:203.0.113.5", 60)
     assert lockouts.retry_after(["ip:203.0.113.5", "client:x@203.0.113.5"]) == 61
     assert lockouts.retry_after(["ip:198.51.100.1"]) == 0
-    now[0] += 60
+    clock.advance(59.5)
+    assert lockouts.retry_after(["ip:203.0.113.5"]) == 1
+    clock.advance(0.5)
     assert lockouts.retry_after(["ip:203.0.113.5"]) == 0
 
 
@@ -63,7 +66,7 @@ def test_access_guard_keeps_its_last_snapshot_while_the_database_is_down(monkeyp
     from app.auth import access
     from app.auth.tokens import Principal
 
-    now = [0.0]
+    clock = FakeClock()
     answers = [(frozenset({"cli_a"}), frozenset({"revoked-jti"}))]
 
     @contextmanager
@@ -76,11 +79,11 @@ def test_access_guard_keeps_its_last_snapshot_while_the_database_is_down(monkeyp
         return answers.pop()
 
     monkeypatch.setattr(access.service, "access_snapshot", snapshot)
-    guard = access.AccessGuard(opener, max_age=30, clock=lambda: now[0])
+    guard = access.AccessGuard(opener, max_age=30, clock=clock.monotonic)
     client_token = Principal(sub="cli_a", scopes=frozenset(), client_id="cli_a", jti="j1", issued_at=0)
     revoked = Principal(sub="x", scopes=frozenset(), jti="revoked-jti", issued_at=0)
     guard.refresh()
-    now[0] += 31
+    clock.advance(31)
     assert guard.needs_refresh(client_token)
     guard.refresh()  # the database is down: the last view stays, for another lifetime
     assert not guard.needs_refresh(client_token)

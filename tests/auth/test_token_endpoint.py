@@ -99,12 +99,17 @@ def test_disabled_client_is_refused(client, session, registered):
     assert client.post("/v1/auth/token", data=_form(registered)).status_code == 401
 
 
-def test_failed_attempts_are_rate_limited(client, registered, settings):
+def test_failed_attempts_are_rate_limited(client, registered, settings, clock):
     for _ in range(settings.token_failures_per_minute):
         assert client.post("/v1/auth/token", data=_form(registered, client_secret="nope")).status_code == 401
+    clock.advance(0.5)
     r = client.post("/v1/auth/token", data=_form(registered))
     assert r.status_code == 429
-    assert r.headers["retry-after"] == "60"
+    assert r.headers["retry-after"] == "60"  # 59.5 seconds, rounded up
+    clock.advance(59)
+    assert client.post("/v1/auth/token", data=_form(registered)).status_code == 429
+    clock.advance(1)  # the lock-out and the one-minute window are over
+    assert client.post("/v1/auth/token", data=_form(registered)).status_code == 200
 
 
 def test_successes_and_refusals_do_not_use_up_the_limit(client, registered, settings, session):

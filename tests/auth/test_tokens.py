@@ -1,6 +1,7 @@
 """Token verification: every way a token can be wrong is a 401 problem+json."""
 
 import base64
+import datetime as dt
 import json
 import time
 
@@ -12,6 +13,7 @@ from jose import jwt
 
 from app.auth.dependencies import require
 from app.auth.tokens import TokenError, create_access_token, decode_token
+from app.clock import FakeClock
 from app.settings import Settings
 
 
@@ -152,13 +154,34 @@ def test_verifier_cache_never_outlives_the_token(settings):
     from app.auth.tokens import TokenVerifier
 
     strict = settings.model_copy(update={"jwt_leeway_seconds": 0})
-    verifier = TokenVerifier(strict, max_entries=2)
-    token = create_access_token(strict, sub="cached", scopes=["policy:read"], ttl_seconds=1)
+    clock = FakeClock(dt.datetime(2026, 1, 1, 12, tzinfo=dt.UTC))
+    verifier = TokenVerifier(strict, max_entries=2, clock=clock)
+    issued = clock.now().timestamp()
+    token = create_access_token(strict, sub="cached", scopes=["policy:read"], ttl_seconds=1, now=issued)
     assert verifier.verify(token).sub == "cached"
+    clock.advance(0.9)
     assert verifier.verify(token).sub == "cached"  # served from the cache
-    time.sleep(2.1)  # jose compares whole seconds
+    clock.advance(0.1)  # exp is reached: jose's own rule (whole seconds) still accepts this second
+    assert verifier.verify(token).sub == "cached"
+    clock.advance(1)
     with pytest.raises(TokenError, match="expired"):
         verifier.verify(token)
+    with pytest.raises(TokenError, match="expired"):
+        decode_token(strict, token, now=clock.now().timestamp())  # the same answer without the cache
+
+
+def test_decode_checks_the_validity_window_at_the_given_time(settings):
+    strict = settings.model_copy(update={"jwt_leeway_seconds": 5})
+    issued = 1_700_000_000
+    token = create_access_token(strict, sub="t", scopes=["policy:read"], ttl_seconds=60, now=issued)
+    assert decode_token(strict, token, now=issued - 5).sub == "t"  # within the leeway
+    with pytest.raises(TokenError, match="not yet valid"):
+        decode_token(strict, token, now=issued - 6)
+    assert decode_token(strict, token, now=issued + 65).sub == "t"
+    with pytest.raises(TokenError, match="expired"):
+        decode_token(strict, token, now=issued + 66)
+    with pytest.raises(TokenError, match="expired"):
+        decode_token(strict, token)  # the wall clock by default: 2023 is long gone
 
 
 def test_verifier_does_not_cache_refusals(settings):

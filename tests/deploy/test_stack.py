@@ -17,6 +17,7 @@ import tomllib
 import pytest
 import yaml
 
+from app.http_server import UVICORN_HTTP as HTTP_PROTOCOL
 from app.settings import PROJECT_ROOT
 
 COMPOSE = PROJECT_ROOT / "compose.yaml"
@@ -67,8 +68,19 @@ def test_app_runs_several_workers_and_checks_readiness(compose):
     command = app["command"]
     assert command[:2] == ["uvicorn", "app.main:app"]
     assert command[command.index("--workers") + 1] == "${WEB_CONCURRENCY:-2}"
+    # Forwarded addresses are the app's to judge (POLICY_TRUSTED_PROXIES); heads are bounded at the socket.
+    assert "--no-proxy-headers" in command
+    assert command[command.index("--http") + 1] == HTTP_PROTOCOL
     assert "/readyz" in " ".join(app["healthcheck"]["test"])
     assert all(port.startswith("127.0.0.1:") for port in app["ports"]), "only the proxy reaches the app"
+
+
+def test_metrics_of_all_workers_are_summed_and_start_empty(compose):
+    app = compose["services"]["app"]
+    directory = _env(app)["PROMETHEUS_MULTIPROC_DIR"]
+    assert directory.startswith("/"), "the workers must share one absolute directory"
+    mounts = [entry.partition(":")[0] for entry in app.get("tmpfs", [])]
+    assert directory in mounts, "a tmpfs: a restart must not add the last run's counts to the new one"
 
 
 def test_secrets_come_from_the_environment_and_are_required(compose):
@@ -167,3 +179,18 @@ def test_make_installs_from_the_lock():
     assert "--no-deps -e ." in makefile
     assert re.search(r"^PIP_TOOLS_VERSION := \d+\.\d+\.\d+$", makefile, re.M)
     assert re.search(r"^lock:", makefile, re.M)
+
+
+def test_every_launcher_bounds_request_heads_at_the_socket():
+    """uvicorn's own parser buffers any head; every way of starting the service uses the bounded one."""
+    launchers = {
+        "Makefile": (PROJECT_ROOT / "Makefile").read_text(),
+        "Dockerfile": (PROJECT_ROOT / "Dockerfile").read_text(),
+        "compose.yaml": (PROJECT_ROOT / "compose.yaml").read_text(),
+    }
+    for name, text in launchers.items():
+        starts = [m.start() for m in re.finditer(r"uvicorn[\"',\s]+app\.main:app", text)]
+        assert starts, f"{name} does not start uvicorn"
+        for start in starts:
+            command = text[start:start + 400]
+            assert HTTP_PROTOCOL in command, f"{name} starts uvicorn without --http {HTTP_PROTOCOL}"

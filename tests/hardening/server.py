@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from app.http_server import UVICORN_HTTP as HTTP_PROTOCOL
 from app.settings import PROJECT_ROOT
 
 
@@ -57,7 +58,8 @@ class Server:
     def start(self, timeout: float = 20.0) -> Server:
         """Start the process and wait until `/healthz` answers (with several workers: all of them)."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - the process owns it until stop()
-        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", "uvicorn", "app.main:app", "--host", "127.0.0.1", "--port", str(self.port),
+                   "--http", HTTP_PROTOCOL]  # fmt: skip
         if self.workers > 1:
             command += ["--workers", str(self.workers)]
         command += self.uvicorn_args

@@ -6,6 +6,8 @@ import datetime as dt
 import uuid
 from typing import Any
 
+from app.clock import FakeClock
+
 HR = "incidents:write incidents:read"
 MANAGER = "escalations:read escalations:write"
 
@@ -26,6 +28,16 @@ def incident_body(
     return body
 
 
+def a_moment_later(client: Any) -> None:
+    """Move a test app's fake clock on a second, so the next record is strictly later than the last.
+
+    HR's records follow one another: "recorded after the last step" must never be a tie.
+    """
+    clock = getattr(client.app.state, "clock", None)
+    if isinstance(clock, FakeClock):
+        clock.advance(1)
+
+
 def record(
     client: Any,
     headers: dict[str, str],
@@ -33,7 +45,8 @@ def record(
     role: str = "volunteer",
     **kw: Any,
 ) -> dict[str, Any]:
-    """Record an incident through the API and return its JSON (asserting 201)."""
+    """Record an incident through the API, a moment after what came before; return its JSON (asserting 201)."""
+    a_moment_later(client)
     response = client.post(
         "/v1/incidents", json=incident_body(subject_id, role, **kw), headers=headers
     )

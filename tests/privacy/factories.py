@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from app.db_models import metadata
 from tests.incidents.factories import HR as INCIDENTS_HR
-from tests.incidents.factories import incident_body
+from tests.incidents.factories import a_moment_later, incident_body
 from tests.screening_api.factories import W, grant, post
 
 ADMIN = "admin"
@@ -49,6 +49,7 @@ def populate(
         headers = auth(INCIDENTS_HR, sub="hr-anna")
         if i == 0:
             headers = {**headers, "Idempotency-Key": str(uuid.uuid4())}
+        a_moment_later(client)
         r = client.post("/v1/incidents", json=incident_body(subject_id), headers=headers)
         assert r.status_code == 201, r.text
         held.incident_ids.append(r.json()["id"])

@@ -156,7 +156,7 @@ def test_discriminatory_phrase_negated_is_ignored(detectors, make_doc):
         ("[photo: three children, faces visible]", "pii.photo_faces", "[photo: three children, faces visible]"),
         ("[photo: children from behind, no faces]", "pii.photo_nofaces", "[photo: children from behind, no faces]"),
         ("had a seizure at lunch", "pii.health", "seizure"),
-        ("one of our young people", "pii.su_ref", "one of our young people"),
+        ("one of the young people", "pii.su_ref", "one of the young people"),
     ],
 )
 def test_personal_data(detectors, make_doc, text, kind, covered):

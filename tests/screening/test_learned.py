@@ -123,15 +123,15 @@ def test_exported_weights_score_exactly_like_scikit_learn(toy_model, pack: Polic
     assert model.heads == training.heads_of(pack)
 
 
-def test_training_is_deterministic(pack: PolicyPack) -> None:
+def test_training_is_deterministic_whatever_the_number_of_threads(pack: PolicyPack) -> None:
     data = training.featurise(pack, _toy_records(), Screener(pack))
     training.MIN_DF = 1
     try:
         runs = []
-        for _ in range(2):
-            z = training.out_of_fold(data, 8.0, 3)
+        for jobs in (1, 3):
+            z = training.out_of_fold(data, 8.0, 3, jobs)
             a, b, thresholds = training.choose(data, z, pack)
-            runs.append(training.export(pack, data, 8.0, a, b, thresholds, {}))
+            runs.append(training.export(pack, data, 8.0, a, b, thresholds, {}, jobs))
     finally:
         training.MIN_DF = 2
     assert runs[0] == runs[1]

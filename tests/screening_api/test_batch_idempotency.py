@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from sqlmodel import func, select
 
 from app.audit.models import AuditEvent
-from app.idempotency import IdempotencyRecord
 from app.screening import sealing
 from app.screening.models import Screening
 from tests.screening_api.factories import PHONE, R, W, post
@@ -91,14 +89,14 @@ def test_same_key_different_body_is_422(client, auth):
     assert r.json()["errors"][0]["field"] == "header.Idempotency-Key"
 
 
-def test_expired_key_does_the_work_again(client, auth, session):
+def test_expired_key_does_the_work_again(client, auth, settings, clock):
     key = "k-" + uuid.uuid4().hex
     headers = {**auth(W), "Idempotency-Key": key}
     first = client.post("/v1/screenings", json=post("expiring"), headers=headers).json()
-    record = session.exec(select(IdempotencyRecord).where(IdempotencyRecord.key == key)).one()
-    record.expires_at = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
-    session.add(record)
-    session.flush()
+    clock.advance(hours=settings.idempotency_ttl_hours, seconds=-1)
+    headers = {**auth(W), "Idempotency-Key": key}  # tokens fresh at the new time
+    assert client.post("/v1/screenings", json=post("expiring"), headers=headers).json()["id"] == first["id"]
+    clock.advance(1)  # the key has expired
     again = client.post("/v1/screenings", json=post("expiring"), headers=headers)
     assert again.status_code == 201 and again.json()["id"] != first["id"]
 

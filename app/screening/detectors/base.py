@@ -72,7 +72,7 @@ class Signal:
     def __eq__(self, other: object) -> bool:
         if other.__class__ is not Signal:
             return NotImplemented
-        return self._key() == other._key()  # type: ignore[attr-defined]
+        return self._key() == other._key()
 
     def __hash__(self) -> int:
         return hash(self._key())
@@ -163,10 +163,10 @@ class Detector(Protocol):
 
     """
 
-    name: str
-    version: str
-    categories: frozenset[str]
-    lexicons: tuple[str, ...]
+    name: ClassVar[str]
+    version: ClassVar[str]
+    categories: ClassVar[frozenset[str]]
+    lexicons: ClassVar[tuple[str, ...]]
 
     def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         """Find evidence in one post.

@@ -18,7 +18,7 @@ class ComplaintDetector(LexiconDetector):
     Signals: ``complaint.strong`` (explicit grievance: "not good enough", "a nightmare"),
     ``complaint.weak`` ("concerned", "disappointed"), ``complaint.insinuation`` ("funny how",
     "let's just say", and sarcasm: praise next to a grievance, "well done to ... for forgetting",
-    or a stock sarcastic phrase, "really thought that one through"), ``complaint.neutral``
+    or a stock sarcastic phrase, "what could possibly go wrong"), ``complaint.neutral``
     (pointing people to the proper channel, which is the opposite of complaining in public).
 
     Args:

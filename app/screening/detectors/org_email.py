@@ -17,8 +17,8 @@ class OrgEmailDetector(LexiconDetector):
 
     Signals: ``orgemail.registration`` (the address is on an organisation domain, any case, any
     subdomain, plus-addressing or shared mailbox), ``orgemail.lookalike`` (a domain that imitates
-    it: another TLD, hyphens, small misspellings), ``orgemail.said`` ("signed up with my work
-    email"). The span of a registration signal is empty: the address is not in the text.
+    it: another TLD, hyphens, small misspellings), ``orgemail.said`` ("registered using my work
+    address"). The span of a registration signal is empty: the address is not in the text.
 
     Args:
         pack: The policy pack (email domains).

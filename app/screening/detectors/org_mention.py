@@ -85,7 +85,7 @@ class OrgMentionDetector(BaseDetector):
         out = self.hits_to_signals(doc, "org_names", "org.explicit", 1.0)
         out += self._fuzzy(doc, [s.span for s in out])
         body = self._public_bodies.search(doc.base) if self._public_bodies is not None and doc.has_digit else None
-        if body is not None:
+        if body is not None and self._public_numbers is not None:  # both None or neither (same digits)
             for m in self._public_numbers.finditer(doc.base, max(0, body.start() - _TRUNK_PREFIX_LEN)):
                 out.append(
                     Signal("org.public_contact", doc.base_span(m.start(), m.end()), 0.9,

@@ -163,8 +163,8 @@ class SecretsDetector(LexiconDetector):
                                   self.name, "assignment", placeholder="[SECRET]"))  # fmt: skip
         if self._tokens is not None:
             try:
-                for m in self._tokens.finditer(base, timeout=self._timeout):
-                    out.append(Signal("secret.credential", doc.base_span(m.start(), m.end()),
+                for t in self._tokens.finditer(base, timeout=self._timeout):
+                    out.append(Signal("secret.credential", doc.base_span(t.start(), t.end()),
                                       0.95, self.name, "token_shape", placeholder="[SECRET]"))  # fmt: skip
             except TimeoutError:
                 out.append(Signal("detector.timeout", doc.base_span(0, 1), 0.0, self.name,

@@ -18,7 +18,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def _shingles(text: str) -> set[tuple[str, ...]]:
 
 
 def near_duplicates(
-    records: list[Mapping[str, Any]], others: list[Mapping[str, Any]] = (), threshold: float = NEAR_DUPLICATE
+    records: Sequence[Mapping[str, Any]], others: Sequence[Mapping[str, Any]] = (), threshold: float = NEAR_DUPLICATE
 ) -> list[tuple[str, str, float]]:
     """Return ``(id, id, jaccard)`` for pairs whose word 3-gram sets overlap at ``threshold`` or more.
 
@@ -235,7 +235,7 @@ def check(pack: PolicyPack, dev: Path | None = None) -> tuple[list[str], dict[st
     rule_ids = [c.rule_id for c in pack.clauses]
     problems: list[str] = []
     splits = {s: load_split(pack, s) for s in SPLITS}
-    batches = {s: {r.get("batch") for r in recs} for s, recs in splits.items()}
+    batches: dict[str, set[Any]] = {s: {r.get("batch") for r in recs} for s, recs in splits.items()}
     if batches["train"] & batches["test"]:
         problems.append(f"batches in both splits: {sorted(batches['train'] & batches['test'])}")
     folder = corpus_dir(pack)

@@ -171,7 +171,7 @@ class ClauseModel:
         if not rows:
             return out
         idx = np.asarray(rows, dtype=np.int64)
-        contrib = self._w_text[np.ix_(idx, columns)] * self._idf[idx, None]
+        contrib = self._w_text[np.ix_(idx, np.asarray(columns, dtype=np.int64))] * self._idf[idx, None]
         nonempty = [
             n for n in range(len(sentences)) if starts[n] < (starts[n + 1] if n + 1 < len(starts) else len(rows))
         ]

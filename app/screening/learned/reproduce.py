@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"train-check: {exc}", file=sys.stderr)
         return 1
     records = load_split(pack, "train") + load_split(pack, "test")
-    differ = drift = 0
+    differ, drift = 0, 0.0
     for rec in records:
         ctx = context_of(rec)
         a, b = old.screen(rec["text"], ctx), new.screen(rec["text"], ctx)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,20 +145,33 @@ class _ConstantHead:
         return np.full(x.shape[0], self.intercept_[0])
 
 
-def _fit_heads(x: sparse.csr_matrix, y: np.ndarray, masks: np.ndarray, c: float) -> list[Any]:
-    heads: list[Any] = []
-    for h in range(y.shape[1]):
-        rows = np.flatnonzero(masks[:, h])
-        if len(np.unique(y[rows, h])) < 2:
-            heads.append(_ConstantHead(x.shape[1], bool(len(rows)) and bool(y[rows, h].max())))
-            continue
-        clf = LogisticRegression(C=c, solver="liblinear", random_state=SEED, max_iter=1000)
-        clf.fit(x[rows], y[rows, h])
-        heads.append(clf)
-    return heads
+def default_jobs() -> int:
+    """Return how many heads to fit at once: ``TRAIN_JOBS``, else every core (at most 8)."""
+    return max(1, int(os.environ.get("TRAIN_JOBS") or min(8, os.cpu_count() or 1)))
 
 
-def out_of_fold(data: Featurised, c: float, folds: int) -> np.ndarray:
+def _fit_head(x: sparse.csr_matrix, y: np.ndarray, rows: np.ndarray, c: float) -> Any:
+    if len(np.unique(y[rows])) < 2:
+        return _ConstantHead(x.shape[1], bool(len(rows)) and bool(y[rows].max()))
+    clf = LogisticRegression(C=c, solver="liblinear", random_state=SEED, max_iter=1000)
+    return clf.fit(x[rows], y[rows])
+
+
+def _fit_heads(x: sparse.csr_matrix, y: np.ndarray, masks: np.ndarray, c: float, jobs: int = 1) -> list[Any]:
+    """Fit one logistic head per label column on the rows its mask selects.
+
+    Heads are independent and liblinear releases the GIL, so ``jobs`` threads fit them side by side;
+    each fit is seeded and the results are collected in head order, so the artifact does not depend
+    on ``jobs``.
+    """
+    columns = [(y[:, h], np.flatnonzero(masks[:, h])) for h in range(y.shape[1])]
+    if jobs <= 1:
+        return [_fit_head(x, col, rows, c) for col, rows in columns]
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(lambda cr: _fit_head(x, cr[0], cr[1], c), columns))
+
+
+def out_of_fold(data: Featurised, c: float, folds: int, jobs: int = 1) -> np.ndarray:
     """Return out-of-fold decision values (n, heads) from cross-validation grouped by batch."""
     z = np.zeros(data.labels.shape, dtype=np.float64)
     splitter = GroupKFold(n_splits=folds)
@@ -164,7 +179,7 @@ def out_of_fold(data: Featurised, c: float, folds: int) -> np.ndarray:
         vec = _Vectors([data.text[i] for i in train_idx], [data.meta[i] for i in train_idx])
         x_train = vec.transform([data.text[i] for i in train_idx], [data.meta[i] for i in train_idx])
         x_test = vec.transform([data.text[i] for i in test_idx], [data.meta[i] for i in test_idx])
-        for h, clf in enumerate(_fit_heads(x_train, data.labels[train_idx], data.masks[train_idx], c)):
+        for h, clf in enumerate(_fit_heads(x_train, data.labels[train_idx], data.masks[train_idx], c, jobs)):
             z[test_idx, h] = clf.decision_function(x_test)
     return z
 
@@ -300,11 +315,11 @@ def cv_report(data: Featurised, predictions: list[tuple[str, set[str]]], rule_id
 
 
 def export(pack: PolicyPack, data: Featurised, c: float, a: np.ndarray, b: np.ndarray,
-           thresholds: dict[str, Any], cv: dict[str, Any]) -> bytes:  # fmt: skip
+           thresholds: dict[str, Any], cv: dict[str, Any], jobs: int = 1) -> bytes:  # fmt: skip
     """Fit the heads on every training post and return the artifact's bytes."""
     vec = _Vectors(data.text, data.meta)
     x = vec.transform(data.text, data.meta)
-    heads = _fit_heads(x, data.labels, data.masks, c)
+    heads = _fit_heads(x, data.labels, data.masks, c, jobs)
     n_text = len(vec.tfidf.vocabulary_)
     vocab = [""] * n_text
     for f, i in vec.tfidf.vocabulary_.items():
@@ -352,20 +367,22 @@ def _strip_zip_times(raw: bytes) -> bytes:
     return out.getvalue()
 
 
-def train(pack: PolicyPack, *, c: float | None = None, log: Any = print) -> tuple[bytes, dict[str, Any]]:
+def train(pack: PolicyPack, *, c: float | None = None, jobs: int | None = None,
+          log: Any = print) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
     """Run the whole training and return the artifact bytes and the cross-validation report."""
     assert pack.learned is not None, "the pack has no [learned] section"
     c = c if c is not None else pack.learned.C
+    jobs = jobs or default_jobs()
     t0 = time.perf_counter()
     data = featurise(pack, training_records(pack))
     log(f"featurised {len(data.records)} posts from {len(set(data.groups.tolist()))} groups "
         f"in {time.perf_counter() - t0:.1f} s")  # fmt: skip
-    z = out_of_fold(data, c, pack.learned.folds)
+    z = out_of_fold(data, c, pack.learned.folds, jobs)
     a, b, thresholds = choose(data, z, pack)
     p = _sigmoid(a * z + b)
     cv = cv_report(data, fused_predictions(data, p, thresholds, pack), [cl.rule_id for cl in pack.clauses])
     log(f"grouped {pack.learned.folds}-fold CV (C={c}): " + json.dumps(cv))
-    raw = export(pack, data, c, a, b, thresholds, cv)
+    raw = export(pack, data, c, a, b, thresholds, cv, jobs)
     log(f"trained in {time.perf_counter() - t0:.1f} s; artifact {len(raw) / 1e6:.1f} MB")
     return raw, cv
 
@@ -377,6 +394,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="artifact path (default: the packaged one)")
     parser.add_argument("--search", nargs="*", type=float, default=None, metavar="C",
                         help="report grouped-CV figures for these values of C and write nothing")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="heads fitted at once (default: TRAIN_JOBS or the number of cores)")  # fmt: skip
     args = parser.parse_args(argv)
     pack = load_pack(args.pack)
     if pack.learned is None:
@@ -385,13 +404,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.search is not None:
         data = featurise(pack, training_records(pack))
         for c in args.search or [1.0, 4.0, 8.0, 16.0, 32.0]:
-            z = out_of_fold(data, c, pack.learned.folds)
+            z = out_of_fold(data, c, pack.learned.folds, args.jobs or default_jobs())
             a, b, thresholds = choose(data, z, pack)
             cv = cv_report(data, fused_predictions(data, _sigmoid(a * z + b), thresholds, pack),
                            [cl.rule_id for cl in pack.clauses])  # fmt: skip
             print(f"C={c}: " + json.dumps(cv), flush=True)
         return 0
-    raw, _ = train(pack)
+    raw, _ = train(pack, jobs=args.jobs)
     out = args.out or artifact_path(pack.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(raw)
