@@ -107,7 +107,6 @@ def _locked_head(session: Session) -> sa.Row[Any] | None:
     return session.execute(_LOCK_HEAD).first()
 
 
-
 def record(
     session: Session,
     *,
