@@ -14,12 +14,13 @@ LOCK_RUNTIME := requirements/runtime.txt
 LOCK_VENV := .venv-lock
 export DATABASE_URL
 
-.PHONY: help venv lock run test lint typecheck openapi openapi-check ts-check bench-engine bench-http bench-mixed bench-pg evaluate train train-check corpus-check clean
+.PHONY: help venv lock run test lint format typecheck openapi openapi-check ts-check bench-engine bench-http bench-mixed bench-pg evaluate train train-check corpus-check clean
 
 help:
 	@echo "make run            start the service on http://$(HOST):$(PORT) (SQLite at ./data/policy.db by default)"
 	@echo "make test           run the whole test suite (SQLite, or DATABASE_URL)"
-	@echo "make lint           ruff"
+	@echo "make lint           ruff: lint rules and the formatter's check"
+	@echo "make format         apply the formatter (ruff format) and ruff's safe fixes"
 	@echo "make typecheck      mypy over app/, bench/ and migrations/ (settings in pyproject.toml)"
 	@echo "make lock           re-resolve requirements/*.txt (hashed lock files) from pyproject.toml's ranges"
 	@echo "make openapi        regenerate openapi.json and openapi.md from the live spec"
@@ -72,6 +73,11 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check app tests bench migrations
+	$(VENV)/bin/ruff format --check app tests bench migrations
+
+format: venv
+	$(VENV)/bin/ruff format app tests bench migrations
+	$(VENV)/bin/ruff check --fix app tests bench migrations
 
 typecheck: venv
 	$(VENV)/bin/mypy
