@@ -286,9 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     p.set_defaults(handler=_verify_audit)
 
-    p = sub.add_parser(
-        "audit-checkpoint", help="print the signed chain head as JSON, to store outside the database"
-    )
+    p = sub.add_parser("audit-checkpoint", help="print the signed chain head as JSON, to store outside the database")
     p.set_defaults(handler=_audit_checkpoint)
 
     p = sub.add_parser("purge", help="delete records past their retention period now; prints the counts")

@@ -88,12 +88,14 @@ def make_posts(count: int, seed: int = 7) -> list[dict]:
     for i in range(count):
         text_ = rng.choice(_OPENERS) + ". " + rng.choice(_MIDDLES).format(n=rng.randrange(1000))
         text_ += " " + _FILLER[: rng.choice([0, 0, 60, 150, 300])] * rng.choice([1, 1, 2])
-        posts.append({
-            "text": text_.strip(),
-            "author": {"id": f"bench-{i % 50}", "role": rng.choice(roles)},
-            "platform": rng.choice(platforms),
-            "context": {"account": "personal"},
-        })
+        posts.append(
+            {
+                "text": text_.strip(),
+                "author": {"id": f"bench-{i % 50}", "role": rng.choice(roles)},
+                "platform": rng.choice(platforms),
+                "context": {"account": "personal"},
+            }
+        )
     return posts
 
 
@@ -277,10 +279,29 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         config.attributes["configure_logger"] = False
         command.upgrade(config, "heads")
         port = _free_port()
-        env = {**os.environ, "DATABASE_URL": url,
-               "POLICY_AUDIT_SEAL_INTERVAL_SECONDS": str(args.seal_interval), "POLICY_LOG_LEVEL": args.log_level}
-        cmd = [sys.executable, "-m", "uvicorn", SERVER_APP, "--host", "127.0.0.1", "--port", str(port),
-               "--workers", str(workers), "--no-access-log", "--log-level", "warning", "--http", UVICORN_HTTP]
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "POLICY_AUDIT_SEAL_INTERVAL_SECONDS": str(args.seal_interval),
+            "POLICY_LOG_LEVEL": args.log_level,
+        }
+        cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            SERVER_APP,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--http",
+            UVICORN_HTTP,
+        ]
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_ready(port)
         token = create_access_token(Settings(), sub="bench", scopes=["screenings:write"])
@@ -291,8 +312,11 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
         cells: list[CellResult] = []
         # Warm-up: every worker compiles nothing lazily, but connections and caches settle.
         warm = asyncio.run(_drive(port, screen_reqs, 4, 1.0, "warmup"))
-        endpoints = (("GET /healthz", health_reqs), ("POST /bench/insert (bare)", bare_reqs),
-                     ("POST /v1/screenings", screen_reqs))
+        endpoints = (
+            ("GET /healthz", health_reqs),
+            ("POST /bench/insert (bare)", bare_reqs),
+            ("POST /v1/screenings", screen_reqs),
+        )
         for conc in args.concurrency:
             # Interleaved rounds: a noisy spell on the machine hits every endpoint, not just one.
             merged = {name: CellResult(name=name, concurrency=conc, elapsed=0.0) for name, _ in endpoints}
@@ -310,8 +334,16 @@ def run_config(kind: str, workers: int, args: argparse.Namespace, posts: list[di
             unsealed = conn.execute(text("SELECT count(*) FROM screening WHERE audit_seq IS NULL")).scalar()
             seals = conn.execute(text("SELECT count(*) FROM audit_event WHERE action = 'screenings.sealed'")).scalar()
         engine.dispose()
-        return {"db": kind, "workers": workers, "cells": cells, "rss": rss, "stored": stored,
-                "unsealed": unsealed, "seals": seals, "warm_201": warm.statuses.get(201, 0)}
+        return {
+            "db": kind,
+            "workers": workers,
+            "cells": cells,
+            "rss": rss,
+            "stored": stored,
+            "unsealed": unsealed,
+            "seals": seals,
+            "warm_201": warm.statuses.get(201, 0),
+        }
     finally:
         if proc is not None:
             _stop(proc)
@@ -332,11 +364,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[16, 64])
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per endpoint and concurrency")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="split each duration into this many rounds, alternating the endpoints")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="split each duration into this many rounds, alternating the endpoints"
+    )
     parser.add_argument("--posts", type=int, default=500)
-    parser.add_argument("--seal-interval", type=float, default=2.0,
-                        help="POLICY_AUDIT_SEAL_INTERVAL_SECONDS of the server (0: no background sealing)")
+    parser.add_argument(
+        "--seal-interval",
+        type=float,
+        default=2.0,
+        help="POLICY_AUDIT_SEAL_INTERVAL_SECONDS of the server (0: no background sealing)",
+    )
     parser.add_argument("--log-level", default="INFO", help="POLICY_LOG_LEVEL of the server")
     args = parser.parse_args(argv)
 
@@ -345,9 +382,11 @@ def main(argv: list[str] | None = None) -> int:
     bare = bare_bodies(posts)
 
     ok = True
-    print(f"posts: {len(posts)} synthetic, {min(len(p['text']) for p in posts)}-"
-          f"{max(len(p['text']) for p in posts)} chars; {args.duration:g}s per cell in {args.rounds} rounds; "
-          f"audit seal interval: {args.seal_interval:g}s; cpus: {os.cpu_count()}")
+    print(
+        f"posts: {len(posts)} synthetic, {min(len(p['text']) for p in posts)}-"
+        f"{max(len(p['text']) for p in posts)} chars; {args.duration:g}s per cell in {args.rounds} rounds; "
+        f"audit seal interval: {args.seal_interval:g}s; cpus: {os.cpu_count()}"
+    )
     for kind in args.databases:
         for workers in args.workers:
             try:
@@ -361,9 +400,11 @@ def main(argv: list[str] | None = None) -> int:
             created = report["warm_201"]
             for cell in report["cells"]:
                 by[(cell.name, cell.concurrency)] = cell
-                print(f"  {cell.name:28} {cell.concurrency:>4} {cell.rps:>8.1f} {cell.pct(0.5):>8.1f} "
-                      f"{cell.pct(0.99):>8.1f}  {dict(sorted(cell.statuses.items()))}"
-                      + (f" errors={cell.errors}" if cell.errors else ""))
+                print(
+                    f"  {cell.name:28} {cell.concurrency:>4} {cell.rps:>8.1f} {cell.pct(0.5):>8.1f} "
+                    f"{cell.pct(0.99):>8.1f}  {dict(sorted(cell.statuses.items()))}"
+                    + (f" errors={cell.errors}" if cell.errors else "")
+                )
                 expected = 200 if cell.name.startswith("GET") else 201
                 if cell.errors or set(cell.statuses) - {expected}:
                     ok = False
@@ -373,9 +414,11 @@ def main(argv: list[str] | None = None) -> int:
             # 201s counted over the measured cells and the warm-up, which stores screenings too.
             match = report["stored"] == created
             ok = ok and match
-            print(f"  stored screenings: {report['stored']}, 201 answers: {created} "
-                  f"({'match' if match else 'MISMATCH'}); after stop: {report['unsealed']} unsealed, "
-                  f"{report['seals']} seal events")
+            print(
+                f"  stored screenings: {report['stored']}, 201 answers: {created} "
+                f"({'match' if match else 'MISMATCH'}); after stop: {report['unsealed']} unsealed, "
+                f"{report['seals']} seal events"
+            )
             if args.seal_interval > 0 and report["unsealed"]:
                 ok = False
                 print("  !! screenings left unsealed after a graceful stop")
@@ -384,10 +427,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  c={conc}: screenings/bare = {s.rps / b.rps:.2f}x")
             if kind == "sqlite" and workers == 1 and 16 in args.concurrency:
                 s, b = by[("POST /v1/screenings", 16)], by[("POST /bench/insert (bare)", 16)]
-                bars = {"≥ 300 req/s": s.rps >= 300, "p99 < 150 ms": s.pct(0.99) < 150,
-                        "≥ 0.8× bare": s.rps >= 0.8 * b.rps}
-                print("  bars (SQLite, 1 worker, c=16): "
-                      + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in bars.items()))
+                bars = {
+                    "≥ 300 req/s": s.rps >= 300,
+                    "p99 < 150 ms": s.pct(0.99) < 150,
+                    "≥ 0.8× bare": s.rps >= 0.8 * b.rps,
+                }
+                print(
+                    "  bars (SQLite, 1 worker, c=16): "
+                    + ", ".join(f"{k} {'PASS' if v else 'FAIL'}" for k, v in bars.items())
+                )
     print("\nall requests succeeded" if ok else "\nSOME REQUESTS FAILED")
     return 0 if ok else 1
 

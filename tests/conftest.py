@@ -102,8 +102,13 @@ def make_settings(url: str, **overrides: object) -> Settings:
     """Test settings for a database URL."""
     # The background sealer and purge are off: tests that count audit events seal and purge explicitly.
     values: dict[str, object] = {
-        "env": "test", "database_url": url, "db_pool_size": 5, "log_level": "WARNING",
-        "audit_seal_interval_seconds": 0, "purge_interval_seconds": 0, "token_refusal_delay_seconds": 0,
+        "env": "test",
+        "database_url": url,
+        "db_pool_size": 5,
+        "log_level": "WARNING",
+        "audit_seal_interval_seconds": 0,
+        "purge_interval_seconds": 0,
+        "token_refusal_delay_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -165,10 +165,7 @@ def test_pure_core_list_is_the_engine() -> None:
 def test_pure_core_imports_no_web_or_database_code(core: str) -> None:
     loaded = {core, *_reachable(core)}
     offences = sorted(
-        f"{module} imports {target}"
-        for module in loaded
-        for target in GRAPH.get(module, ())
-        if _forbidden(target)
+        f"{module} imports {target}" for module in loaded for target in GRAPH.get(module, ()) if _forbidden(target)
     )
     assert not offences, f"{core} pulls in web or database code:\n" + "\n".join(offences)
 

@@ -20,7 +20,9 @@ from tests.conftest import create_database, make_settings, migrate
 
 
 def _request(engine, read_engine, method):
-    return SimpleNamespace(method=method, app=SimpleNamespace(state=SimpleNamespace(engine=engine, read_engine=read_engine)))
+    return SimpleNamespace(
+        method=method, app=SimpleNamespace(state=SimpleNamespace(engine=engine, read_engine=read_engine))
+    )
 
 
 async def _use(request, work):

@@ -28,7 +28,9 @@ def _spec_and_routes():
     spec = app.openapi()
     # FastAPI >= 0.160 nests included routers; iter_route_contexts flattens them again.
     contexts = list(iter_route_contexts(app.routes))
-    routes = sorted({(method, ctx.path_format) for ctx in contexts for method in (ctx.methods or ()) if method != "HEAD"})
+    routes = sorted(
+        {(method, ctx.path_format) for ctx in contexts for method in (ctx.methods or ()) if method != "HEAD"}
+    )
     return spec, routes
 
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from app.audit import coverage
 from app.audit import keys as audit_keys
@@ -259,7 +259,10 @@ def verify(session: Session, *, keys: AuditKeys | None = None, batch_size: int =
     while True:
         # populate_existing: verify what the database holds, never this session's cached rows.
         events = session.exec(
-            select(AuditEvent).where(AuditEvent.seq > last_seq).order_by(AuditEvent.seq).limit(batch_size)  # type: ignore[arg-type]
+            select(AuditEvent)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(col(AuditEvent.seq))
+            .limit(batch_size)
             .execution_options(populate_existing=True)
         ).all()
         if not events:
@@ -304,9 +307,7 @@ def make_checkpoint(session: Session, *, keys: AuditKeys | None = None) -> dict[
     return {"seq": seq, "hash": hash_, "created_at": created_at, "signature": signature}
 
 
-def check_checkpoint(
-    session: Session, checkpoint: Mapping[str, Any], *, keys: AuditKeys | None = None
-) -> str | None:
+def check_checkpoint(session: Session, checkpoint: Mapping[str, Any], *, keys: AuditKeys | None = None) -> str | None:
     """Return why the chain disagrees with a checkpoint (forged, truncated, forked), or None."""
     keys = keys or audit_keys.current()
     try:

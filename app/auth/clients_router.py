@@ -198,7 +198,4 @@ def revoke_token(
     revoked = service.revoke(
         session=session, settings=request.app.state.settings, jti=body.jti, token=body.token, actor=principal.sub
     )
-    return idem.commit(
-        session, status_code=200, body=TokenRevocationRead.model_validate(revoked, from_attributes=True)
-    )
-
+    return idem.commit(session, status_code=200, body=TokenRevocationRead.model_validate(revoked, from_attributes=True))

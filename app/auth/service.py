@@ -211,9 +211,7 @@ def release_attempt(*, session: Session, ids: list[int]) -> None:
     session.exec(delete(AuthFailure).where(col(AuthFailure.id).in_(ids)))
 
 
-def revoke(
-    *, session: Session, settings: Settings, jti: str | None, token: str | None, actor: str
-) -> RevokedToken:
+def revoke(*, session: Session, settings: Settings, jti: str | None, token: str | None, actor: str) -> RevokedToken:
     """Revoke a token given by its `jti` or whole (signature checked; its `exp` bounds the entry)."""
     if token is not None:
         try:

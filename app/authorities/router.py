@@ -37,9 +37,7 @@ AuthorityId = Annotated[
         **problem_responses(*COMMON_ERRORS),
     },
 )
-def create_authority(
-    body: AuthorityCreate, session: SessionDep, principal: Manager, idem: IdempotencyDep
-) -> Response:
+def create_authority(body: AuthorityCreate, session: SessionDep, principal: Manager, idem: IdempotencyDep) -> Response:
     """Record a manager's grant; screenings by that person citing it are not flagged SM-DEBATE.
 
     `valid_from` defaults to now; both times must carry a timezone and `valid_until` must be later.

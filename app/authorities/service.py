@@ -94,9 +94,7 @@ def list_grants(
             stmt = stmt.where(col(AuthorityGrant.valid_from) > now)
         else:
             stmt = stmt.where(col(AuthorityGrant.valid_until) <= now)
-    stmt = keyset_page(
-        stmt, col(AuthorityGrant.created_at), col(AuthorityGrant.id), cursor=cursor, limit=limit
-    )
+    stmt = keyset_page(stmt, col(AuthorityGrant.created_at), col(AuthorityGrant.id), cursor=cursor, limit=limit)
     return split_page(list(session.exec(stmt).all()), limit)
 
 
@@ -130,9 +128,7 @@ def revoke(*, session: Session, grant_id: uuid.UUID, actor: str) -> AuthorityGra
     return grant
 
 
-def check_many(
-    *, session: Session, cited: Sequence[tuple[uuid.UUID, str]]
-) -> dict[tuple[uuid.UUID, str], str | None]:
+def check_many(*, session: Session, cited: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], str | None]:
     """For each (grant id, author id) cited by a screening, return None if live, else why not.
 
     One query for all of them, so a batch of 100 posts costs the same as one.

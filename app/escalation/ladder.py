@@ -157,9 +157,7 @@ class Transition:
 
 def _require_open(state: CaseState, action: Action) -> None:
     if state.status is Status.RESOLVED:
-        raise IllegalTransition(
-            action, "the case is resolved; a new incident reopens it", code="case_resolved"
-        )
+        raise IllegalTransition(action, "the case is resolved; a new incident reopens it", code="case_resolved")
 
 
 def _require_no_pending_appeal(state: CaseState, action: Action) -> None:
@@ -179,9 +177,7 @@ def apply(state: CaseState, action: Action) -> Transition:
         _require_no_pending_appeal(state, action)
         target = TRANSITIONS.get((state.stage, action))
         if target is None:
-            raise IllegalTransition(
-                action, f"the case is already at the last stage ({state.stage})", code="last_stage"
-            )
+            raise IllegalTransition(action, f"the case is already at the last stage ({state.stage})", code="last_stage")
         if state.new_incidents < 1:
             reason = (
                 "no incident has been recorded for this subject"
@@ -214,9 +210,7 @@ def apply(state: CaseState, action: Action) -> Transition:
                 code="not_spoken_to",
             )
         if state.disciplinary_referred:
-            raise IllegalTransition(
-                action, "a disciplinary referral has already been raised", code="already_referred"
-            )
+            raise IllegalTransition(action, "a disciplinary referral has already been raised", code="already_referred")
         new = replace(state, disciplinary_referred=True)
         return Transition(action, EVENT_FOR_ACTION[action], state.stage, state.stage, new)
 

@@ -61,9 +61,7 @@ def _sections(data: LetterInput, text: PolicyText) -> list[tuple[str, list[str]]
         )
     incidents: list[str] = []
     for number, incident in enumerate(data.incidents, start=1):
-        incidents.append(
-            f"{number}. {_date(incident.posted_at)}, {incident.platform}: {incident.summary}"
-        )
+        incidents.append(f"{number}. {_date(incident.posted_at)}, {incident.platform}: {incident.summary}")
         if incident.url:
             incidents.append(f"   Link: {incident.url}")
         if data.evidence_visible and incident.evidence:

@@ -255,9 +255,7 @@ def decide_appeal(
     if_match: IfMatch = None,
 ) -> CaseRead:
     """Uphold the appealed step (it stands) or overturn it (back to the stage before)."""
-    action = (
-        Action.UPHOLD_APPEAL if body.outcome is AppealOutcome.UPHELD else Action.OVERTURN_APPEAL
-    )
+    action = Action.UPHOLD_APPEAL if body.outcome is AppealOutcome.UPHELD else Action.OVERTURN_APPEAL
     return _act(
         request=request,
         session=session,

@@ -79,9 +79,7 @@ class AppealRequest(BaseModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [{"reason": "The person says the post was written by someone else."}]
-        },
+        json_schema_extra={"examples": [{"reason": "The person says the post was written by someone else."}]},
     )
 
     reason: ReasonText = Reason
@@ -93,9 +91,7 @@ class AppealDecisionRequest(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [
-                {"outcome": "overturned", "reason": "The account was shown to be an impersonation."}
-            ]
+            "examples": [{"outcome": "overturned", "reason": "The account was shown to be an impersonation."}]
         },
     )
 

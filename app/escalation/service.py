@@ -82,9 +82,7 @@ class IncidentSource(Protocol):
 def _find(session: Session, subject_id: str) -> EscalationCase | None:
     # populate_existing: the conditional UPDATE bypasses the identity map, so never trust a cached row.
     statement = (
-        select(EscalationCase)
-        .where(EscalationCase.subject_id == subject_id)
-        .execution_options(populate_existing=True)
+        select(EscalationCase).where(EscalationCase.subject_id == subject_id).execution_options(populate_existing=True)
     )
     return session.exec(statement).first()
 
@@ -93,18 +91,12 @@ def get_by_subject(*, session: Session, subject_id: str) -> EscalationCase:
     """Return the subject's case or raise 404."""
     case = _find(session, subject_id)
     if case is None:
-        raise CaseNotFound(
-            f"No incident has been recorded for subject {subject_id!r}, so there is no case."
-        )
+        raise CaseNotFound(f"No incident has been recorded for subject {subject_id!r}, so there is no case.")
     return case
 
 
 def _reload(session: Session, case_id: uuid.UUID) -> EscalationCase:
-    statement = (
-        select(EscalationCase)
-        .where(EscalationCase.id == case_id)
-        .execution_options(populate_existing=True)
-    )
+    statement = select(EscalationCase).where(EscalationCase.id == case_id).execution_options(populate_existing=True)
     return session.exec(statement).one()
 
 
@@ -348,17 +340,13 @@ def apply_action(
             current_version=case.version,
         )
     new_incidents = incidents_since_last_step(session=session, case=case, incidents=incidents)
-    cited = (
-        _cited_incidents(session, case=case, incident_ids=incident_ids, incidents=incidents) if incident_ids else []
-    )
+    cited = _cited_incidents(session, case=case, incident_ids=incident_ids, incidents=incidents) if incident_ids else []
     if action in (Action.UPHOLD_APPEAL, Action.OVERTURN_APPEAL):
         _check_appeal(session, case=case, appeal_id=appeal_id)
     try:
         transition = ladder.apply(state_of(case, new_incidents=len(new_incidents)), action)
     except ladder.IllegalTransition as exc:
-        raise StepNotAllowed(
-            f"{action.value} is not allowed: {exc.reason}.", code=exc.code, stage=case.stage
-        ) from exc
+        raise StepNotAllowed(f"{action.value} is not allowed: {exc.reason}.", code=exc.code, stage=case.stage) from exc
     if action is Action.ADVANCE:
         # "If it is repeated": the step rests on incidents recorded after the previous one.
         fresh = {i.id for i in new_incidents}
@@ -366,8 +354,7 @@ def apply_action(
         if old:
             since = case.last_step_at.isoformat() if case.last_step_at else "none"
             raise StepNotAllowed(
-                f"Each incident cited must have been recorded after the previous step ({since}): "
-                f"{', '.join(old)}",
+                f"Each incident cited must have been recorded after the previous step ({since}): {', '.join(old)}",
                 code="incident_before_previous_step",
                 incident_ids=old,
             )
@@ -428,9 +415,7 @@ def read(*, session: Session, case: EscalationCase, text: PolicyText, incidents:
     if case.pending_appeal_id is not None:
         lodged = next((e for e in events if e.id == case.pending_appeal_id), None)
         if lodged is not None:
-            pending = PendingAppeal(
-                id=lodged.id, against_stage=Stage(lodged.to_stage), lodged_at=lodged.created_at
-            )
+            pending = PendingAppeal(id=lodged.id, against_stage=Stage(lodged.to_stage), lodged_at=lodged.created_at)
     return CaseRead(
         subject_id=case.subject_id,
         subject_role=Role(case.subject_role),
@@ -457,10 +442,7 @@ def read(*, session: Session, case: EscalationCase, text: PolicyText, incidents:
             for e in events
         ],
         incidents_since_last_step=[
-            IncidentRef(
-                id=i.id, platform=i.platform, posted_at=i.posted_at, created_at=i.created_at
-            )
-            for i in fresh
+            IncidentRef(id=i.id, platform=i.platform, posted_at=i.posted_at, created_at=i.created_at) for i in fresh
         ],
         next_actions=[
             NextActionRead(
@@ -496,9 +478,7 @@ def _screened_rule_ids(session: Session, screening_ids: Sequence[uuid.UUID]) -> 
         return set()
     if not screening_ids or not inspect(session.connection()).has_table(Screening.__tablename__):
         return set()
-    rows = session.exec(
-        select(Screening.rule_ids).where(col(Screening.id).in_(list(screening_ids)))
-    ).all()
+    rows = session.exec(select(Screening.rule_ids).where(col(Screening.id).in_(list(screening_ids)))).all()
     return {rule for row in rows for rule in str(row).split()}
 
 
@@ -534,9 +514,7 @@ def letter_input(
             )
             for i in recorded
         ],
-        rule_ids=sorted(
-            _screened_rule_ids(session, [i.screening_id for i in recorded if i.screening_id])
-        ),
+        rule_ids=sorted(_screened_rule_ids(session, [i.screening_id for i in recorded if i.screening_id])),
         evidence_visible=evidence_visible,
         today=(now or utcnow()).date(),
     )

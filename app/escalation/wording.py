@@ -19,8 +19,7 @@ PROCESS_WORDING: Mapping[str, str] = {
     "resolve": "Close the case: no further action is needed at this stage.",
     "lodge_appeal": "Record an appeal against the latest step (fair process, ACAS Code of Practice).",
     "uphold_appeal": "Decide the pending appeal: the step stands.",
-    "overturn_appeal": "Decide the pending appeal: the step is overturned and the case returns "
-    "to the stage before it.",
+    "overturn_appeal": "Decide the pending appeal: the step is overturned and the case returns to the stage before it.",
 }
 
 

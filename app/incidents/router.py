@@ -75,22 +75,12 @@ def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep)
 def list_incidents(
     principal: Reader,
     session: SessionDep,
-    subject_id: Annotated[
-        str | None, Query(max_length=200, description="Only this subject's incidents.")
-    ] = None,
+    subject_id: Annotated[str | None, Query(max_length=200, description="Only this subject's incidents.")] = None,
     platform: Annotated[str | None, Query(max_length=50, examples=["facebook"])] = None,
-    posted_from: Annotated[
-        AwareDatetime | None, Query(description="Posted at or after (inclusive).")
-    ] = None,
-    posted_to: Annotated[
-        AwareDatetime | None, Query(description="Posted before (exclusive).")
-    ] = None,
-    created_from: Annotated[
-        AwareDatetime | None, Query(description="Recorded at or after (inclusive).")
-    ] = None,
-    created_to: Annotated[
-        AwareDatetime | None, Query(description="Recorded before (exclusive).")
-    ] = None,
+    posted_from: Annotated[AwareDatetime | None, Query(description="Posted at or after (inclusive).")] = None,
+    posted_to: Annotated[AwareDatetime | None, Query(description="Posted before (exclusive).")] = None,
+    created_from: Annotated[AwareDatetime | None, Query(description="Recorded at or after (inclusive).")] = None,
+    created_to: Annotated[AwareDatetime | None, Query(description="Recorded before (exclusive).")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> IncidentPage:

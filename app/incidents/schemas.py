@@ -21,15 +21,11 @@ from app.validation import AwareDatetime, plain_text
 
 SubjectId = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"
-    ),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"^[\x21-\x7e]+$"),
 ]
 Platform = Annotated[
     str,
-    StringConstraints(
-        strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$"
-    ),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]+$"),
 ]
 
 
@@ -45,9 +41,7 @@ class Subject(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: SubjectId = Field(
-        description="External id of the person (HR reference), not a name.", examples=["vol-0042"]
-    )
+    id: SubjectId = Field(description="External id of the person (HR reference), not a name.", examples=["vol-0042"])
     role: Role = Field(examples=["volunteer"])
 
 
@@ -81,9 +75,7 @@ class IncidentCreate(BaseModel):
         default=None,
         description="HR's evidence; returned only to incidents:read.",
     )
-    screening_id: uuid.UUID | None = Field(
-        default=None, description="A stored screening of the post."
-    )
+    screening_id: uuid.UUID | None = Field(default=None, description="A stored screening of the post.")
 
 
 class CaseSummary(BaseModel):
@@ -138,6 +130,4 @@ class IncidentPage(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [page_example(IncidentRead)]})
 
     items: list[IncidentRead]
-    next_cursor: str | None = Field(
-        description="Pass as `cursor` for the next page; null on the last."
-    )
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")

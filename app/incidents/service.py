@@ -40,9 +40,7 @@ def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
     if not exists:
         raise Unprocessable(
             f"screening_id {screening_id} does not name a stored screening.",
-            errors=[
-                {"field": "body.screening_id", "message": "no such screening", "type": "not_found"}
-            ],
+            errors=[{"field": "body.screening_id", "message": "no such screening", "type": "not_found"}],
         )
 
 
@@ -141,9 +139,7 @@ def list_(
         statement = statement.where(col(Incident.created_at) >= created_from)
     if created_to is not None:
         statement = statement.where(col(Incident.created_at) < created_to)
-    statement = keyset_page(
-        statement, col(Incident.created_at), col(Incident.id), cursor=cursor, limit=limit
-    )
+    statement = keyset_page(statement, col(Incident.created_at), col(Incident.id), cursor=cursor, limit=limit)
     rows = list(session.exec(statement).all())
     page, next_cursor = split_page([incident for incident, _ in rows], limit)
     return [(incident, case) for incident, case in rows[: len(page)]], next_cursor
@@ -152,9 +148,7 @@ def list_(
 class CaseIncidents:
     """The incidents of escalation cases, as escalation reads them (`app.escalation.service.IncidentSource`)."""
 
-    def recorded_since(
-        self, *, session: Session, case_id: uuid.UUID, after: dt.datetime | None
-    ) -> list[Incident]:
+    def recorded_since(self, *, session: Session, case_id: uuid.UUID, after: dt.datetime | None) -> list[Incident]:
         """Return the case's incidents recorded after `after` (all when None), oldest recorded first."""
         statement = select(Incident).where(Incident.case_id == case_id)
         if after is not None:
@@ -175,17 +169,13 @@ class CaseIncidents:
 CASE_INCIDENTS = CaseIncidents()
 
 
-def cases_for(
-    *, session: Session, incidents: Sequence[Incident]
-) -> dict[uuid.UUID, EscalationCase]:
+def cases_for(*, session: Session, incidents: Sequence[Incident]) -> dict[uuid.UUID, EscalationCase]:
     """Return the cases of `incidents`, by id, in one query."""
     ids = {i.case_id for i in incidents}
     if not ids:
         return {}
     rows = session.exec(
-        select(EscalationCase)
-        .where(col(EscalationCase.id).in_(ids))
-        .execution_options(populate_existing=True)
+        select(EscalationCase).where(col(EscalationCase.id).in_(ids)).execution_options(populate_existing=True)
     ).all()
     return {row.id: row for row in rows}
 

@@ -31,6 +31,7 @@ def default_pack_name() -> str:
         raise PackError(f"POLICY_POLICY_PACK must name one of the bundled packs {names}")
     return names[0]
 
+
 RULE_IDS = (
     "SM-DEBATE",
     "SM-RELATIONSHIPS",

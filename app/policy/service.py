@@ -192,9 +192,7 @@ def _after_cursor(item: PolicyReviewRead, cursor: str | None) -> bool:
 
 def list_reviews(*, session: Session, pack: PolicyPack, cursor: str | None, limit: int) -> PolicyReviewPage:
     """Return the review history, newest first, with the pack's original merged into its place."""
-    stmt = keyset_page(
-        select(PolicyReview), PolicyReview.created_at, PolicyReview.id, cursor=cursor, limit=limit
-    )
+    stmt = keyset_page(select(PolicyReview), PolicyReview.created_at, PolicyReview.id, cursor=cursor, limit=limit)
     items = [review_to_read(row) for row in session.exec(stmt).all()]
     original = original_review(pack)
     if _after_cursor(original, cursor):
@@ -226,9 +224,7 @@ def coverage(*, session: Session, version: str) -> AcknowledgementCoverage:
     """Count acknowledgements of `version` against the people known to the service."""
     known = session.execute(sa.select(sa.func.count()).select_from(_known_people())).scalar_one()
     acknowledged = session.execute(
-        sa.select(sa.func.count())
-        .select_from(PolicyAcknowledgement)
-        .where(PolicyAcknowledgement.version == version)  # type: ignore[arg-type]
+        sa.select(sa.func.count()).select_from(PolicyAcknowledgement).where(PolicyAcknowledgement.version == version)  # type: ignore[arg-type]
     ).scalar_one()
     return AcknowledgementCoverage(
         version=version,
@@ -305,9 +301,7 @@ class StatusCache:
 def list_clauses(*, pack: PolicyPack) -> PolicyClauseList:
     """Return every clause of the pack with its sentence, severity and remediation."""
     items = [
-        PolicyClauseRead(
-            rule_id=c.rule_id, title=c.title, text=c.text, severity=c.severity, remediation=c.remediation
-        )
+        PolicyClauseRead(rule_id=c.rule_id, title=c.title, text=c.text, severity=c.severity, remediation=c.remediation)
         for c in pack.clauses
     ]
     return PolicyClauseList(items=items, count=len(items), policy_pack_version=pack.policy_version)

@@ -76,9 +76,7 @@ def list_protected_terms(
 ) -> ProtectedTermPage:
     """List registered terms newest first: ids, kinds and creation times, never values."""
     items, next_cursor = service.list_terms(session=session, cursor=cursor, limit=limit)
-    return ProtectedTermPage(
-        items=[ProtectedTermRead.model_validate(t) for t in items], next_cursor=next_cursor
-    )
+    return ProtectedTermPage(items=[ProtectedTermRead.model_validate(t) for t in items], next_cursor=next_cursor)
 
 
 @router.get(

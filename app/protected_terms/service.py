@@ -21,9 +21,7 @@ from app.screening.protected import normalize_term, term_digest
 def _bump_version(session: Session) -> None:
     # Same transaction as the change: a worker that sees the new number also sees the new rows.
     session.exec(
-        update(ProtectedTermState)
-        .where(col(ProtectedTermState.id) == 1)
-        .values(version=ProtectedTermState.version + 1)
+        update(ProtectedTermState).where(col(ProtectedTermState.id) == 1).values(version=ProtectedTermState.version + 1)
     )
 
 
@@ -86,9 +84,7 @@ def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor:
     return term
 
 
-def list_terms(
-    *, session: Session, cursor: str | None, limit: int
-) -> tuple[Sequence[ProtectedTerm], str | None]:
+def list_terms(*, session: Session, cursor: str | None, limit: int) -> tuple[Sequence[ProtectedTerm], str | None]:
     """Return one page of terms, newest first."""
     stmt = keyset_page(
         select(ProtectedTerm), col(ProtectedTerm.created_at), col(ProtectedTerm.id), cursor=cursor, limit=limit

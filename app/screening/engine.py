@@ -335,7 +335,6 @@ class Screener:
         best = weights.argmax(axis=0)
         return {r: Span(*a.doc.norm.text.to_original(*pieces[int(best[j])])) for j, r in enumerate(rule_ids)}
 
-
     def _protected_signals(self, doc: Doc) -> list[Signal]:
         if self.protected is None or not len(self.protected):
             return []
@@ -399,9 +398,7 @@ def _redacted(finding: Finding, text: str, replacements: list[_Replacement]) -> 
     categories = sorted(
         {r.placeholder.strip("[]").lower() for r in replacements if r.span.start < hi and lo < r.span.end}
     )
-    return dataclasses.replace(
-        finding, evidence=_excerpt(text, replacements, start, end), categories=tuple(categories)
-    )
+    return dataclasses.replace(finding, evidence=_excerpt(text, replacements, start, end), categories=tuple(categories))
 
 
 def _apply(text: str, replacements: list[_Replacement], lo: int, hi: int) -> str:

@@ -214,11 +214,7 @@ class ScreeningRead(BaseModel):
 class ScreeningBatchRead(BaseModel):
     """The results of a batch, in the order of the request."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"items": examples_of(ScreeningRead), "count": 1}]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [{"items": examples_of(ScreeningRead), "count": 1}]})
 
     items: list[ScreeningRead]
     count: int

@@ -84,9 +84,7 @@ class Prepared:
 
 def prepare(*, session: Session, posts: Sequence[PostIn]) -> list[Prepared]:
     """Check cited authority grants (one query) and build each post's engine context."""
-    cited = [
-        (p.context.authority_id, p.author.id) for p in posts if p.context.authority_id is not None
-    ]
+    cited = [(p.context.authority_id, p.author.id) for p in posts if p.context.authority_id is not None]
     verdicts = authorities.check_many(session=session, cited=cited)
     prepared = []
     for post in posts:
@@ -133,9 +131,7 @@ def finding_json(finding: Finding) -> dict[str, Any]:
     }
 
 
-_PUBLIC_FINDING_KEYS = (
-    "rule_id", "clause", "severity", "confidence", "spans", "evidence", "reason", "remediation"
-)
+_PUBLIC_FINDING_KEYS = ("rule_id", "clause", "severity", "confidence", "spans", "evidence", "reason", "remediation")
 
 
 def public_finding(stored: dict[str, Any], *, explain: bool) -> dict[str, Any]:
@@ -215,12 +211,16 @@ def _insert_if_terms_unchanged(version_now: ColumnElement[Any]) -> Insert:
     # INSERT ... SELECT <the row> WHERE <protected-term counter> = :terms_version: the hot path's
     # check that the screener was current, folded into its one write instead of a read before it.
     # Built once per registry (`version_now` is its counter as an SQL expression).
-    return insert(_SCREENINGS).from_select(
-        CONTENT_COLUMNS,
-        sa.select(*(sa.bindparam(c.name, type_=c.type) for c in CONTENT_COLUMNS)).where(
-            version_now == sa.bindparam("terms_version")
-        ),
-    ).returning(_SCREENINGS.c.id)  # a row back means inserted (psycopg gives no rowcount for INSERT ... SELECT)
+    return (
+        insert(_SCREENINGS)
+        .from_select(
+            CONTENT_COLUMNS,
+            sa.select(*(sa.bindparam(c.name, type_=c.type) for c in CONTENT_COLUMNS)).where(
+                version_now == sa.bindparam("terms_version")
+            ),
+        )
+        .returning(_SCREENINGS.c.id)
+    )  # a row back means inserted (psycopg gives no rowcount for INSERT ... SELECT)
 
 
 def store(*, session: Session, outcomes: Sequence[Outcome], actor: str) -> None:

@@ -79,17 +79,13 @@ def upgrade() -> None:
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("reported_by", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["case_id"], ["escalation_case.id"], name=op.f("fk_incident_case_id_escalation_case")
-        ),
+        sa.ForeignKeyConstraint(["case_id"], ["escalation_case.id"], name=op.f("fk_incident_case_id_escalation_case")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_incident")),
     )
     with op.batch_alter_table("incident", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_incident_case_id"), ["case_id"], unique=False)
         batch_op.create_index("ix_incident_created_at_id", ["created_at", "id"], unique=False)
-        batch_op.create_index(
-            "ix_incident_subject_id_created_at", ["subject_id", "created_at"], unique=False
-        )
+        batch_op.create_index("ix_incident_subject_id_created_at", ["subject_id", "created_at"], unique=False)
 
 
 def downgrade() -> None:

@@ -23,9 +23,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("screening", schema=None) as batch_op:
         batch_op.add_column(sa.Column("audit_seq", sa.Integer(), nullable=True))
-        batch_op.create_index(
-            "ix_screening_audit_seq_created_at_id", ["audit_seq", "created_at", "id"], unique=False
-        )
+        batch_op.create_index("ix_screening_audit_seq_created_at_id", ["audit_seq", "created_at", "id"], unique=False)
 
 
 def downgrade() -> None:

@@ -45,9 +45,7 @@ def test_verify_ok_after_several_appends(session):
     assert report.ok and report.checked == before.checked + 5
     events = session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()
     assert events[0].prev_hash == GENESIS_HASH
-    assert all(
-        later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:], strict=False)
-    )
+    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:], strict=False))
 
 
 def test_edited_row_is_reported_at_its_seq(session):
@@ -67,9 +65,7 @@ def test_edited_row_is_reported_at_its_seq(session):
 def test_edited_actor_is_detected(session):
     seqs = _append(session, 3)
     drop_append_only_guards(session)
-    session.execute(
-        text("UPDATE audit_event SET actor = 'someone-else' WHERE seq = :s"), {"s": seqs[2]}
-    )
+    session.execute(text("UPDATE audit_event SET actor = 'someone-else' WHERE seq = :s"), {"s": seqs[2]})
     assert audit.verify(session).broken_seq == seqs[2]
 
 

@@ -67,9 +67,7 @@ def test_one_address_trying_many_client_ids_is_limited(settings, engine, session
     app = create_app(settings.model_copy(update={"token_address_failures_per_minute": 4}), engine=engine)
     app.state.session_factory = app.state.read_session_factory = lambda: nullcontext(session)
     scanner = _from(app, "203.0.113.99")
-    statuses = [
-        scanner.post("/v1/auth/token", data=_form(f"cli_guess{n:04d}", "nope")).status_code for n in range(6)
-    ]
+    statuses = [scanner.post("/v1/auth/token", data=_form(f"cli_guess{n:04d}", "nope")).status_code for n in range(6)]
     assert statuses == [401, 401, 401, 401, 429, 429]
 
 
@@ -187,9 +185,7 @@ def test_every_token_failure_is_an_rfc6749_error(client, registered, data, heade
 
 
 def test_malformed_basic_credentials_are_invalid_client(client):
-    r = client.post(
-        "/v1/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic %%%"}
-    )
+    r = client.post("/v1/auth/token", data={"grant_type": "client_credentials"}, headers={"Authorization": "Basic %%%"})
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_client"
     assert r.headers["www-authenticate"].startswith("Basic")
@@ -198,7 +194,6 @@ def test_malformed_basic_credentials_are_invalid_client(client):
 def test_settings_refuse_a_bad_trusted_proxy_entry():
     with pytest.raises(ValueError, match="POLICY_TRUSTED_PROXIES"):
         Settings(trusted_proxies=["not-an-address"])
-
 
 
 def test_a_json_body_is_415_with_an_rfc6749_error(client, registered):

@@ -46,9 +46,19 @@ def test_flood_of_wrong_secrets_leaves_other_routes_fast_and_nothing_5xx(fresh_d
             for _ in range(5):  # warm up: first connection, first query
                 assert reader.get("/v1/incidents").status_code == 200
             flood = subprocess.Popen(
-                [sys.executable, "-m", "tests.auth.flood", server.base_url, victim["client_id"],
-                 str(FLOOD_SECONDS), str(FLOOD_CONCURRENCY)],
-                cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.auth.flood",
+                    server.base_url,
+                    victim["client_id"],
+                    str(FLOOD_SECONDS),
+                    str(FLOOD_CONCURRENCY),
+                ],
+                cwd=PROJECT_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
             )
             time.sleep(1.5)  # let the flood reach full width
             latencies, statuses = [], []
@@ -63,7 +73,9 @@ def test_flood_of_wrong_secrets_leaves_other_routes_fast_and_nothing_5xx(fresh_d
         # The server stays up and well-behaved after the flood too.
         assert httpx.get(server.base_url + "/readyz", timeout=10).status_code == 200
 
-    print(f"flood answers {answers}; reads {len(latencies)} p50 {statistics.median(latencies):.3f}s max {max(latencies):.3f}s")
+    print(
+        f"flood answers {answers}; reads {len(latencies)} p50 {statistics.median(latencies):.3f}s max {max(latencies):.3f}s"
+    )
     assert len(latencies) >= 20, latencies
     p99 = statistics.quantiles(latencies, n=100)[98]
     assert set(statuses) == {200}, statuses
@@ -81,15 +93,19 @@ def test_forwarded_for_from_loopback_does_not_reset_the_address_count(fresh_data
     uvicorn makes these requests look as if they came from the forwarded addresses.
     """
     env = {"POLICY_AUDIT_SEAL_INTERVAL_SECONDS": "0", "POLICY_TOKEN_ADDRESS_FAILURES_PER_MINUTE": "5", **OWN_SECRETS}
-    with Server(fresh_database.url, tmp_path / "server.log", env=env) as server, httpx.Client(
-        base_url=server.base_url, timeout=30
-    ) as client:
+    with (
+        Server(fresh_database.url, tmp_path / "server.log", env=env) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as client,
+    ):
         statuses = []
         for n in range(12):
             r = client.post(
                 "/v1/auth/token",
-                data={"grant_type": "client_credentials", "client_id": f"cli_{uuid.uuid4().hex[:16]}",
-                      "client_secret": "wrong"},
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": f"cli_{uuid.uuid4().hex[:16]}",
+                    "client_secret": "wrong",
+                },
                 headers={"X-Forwarded-For": f"198.51.100.{n + 1}"},
             )
             statuses.append(r.status_code)
@@ -105,9 +121,10 @@ def test_forwarded_for_through_a_trusted_proxy_separates_addresses(fresh_databas
         "POLICY_TOKEN_ADDRESS_FAILURES_PER_MINUTE": "3",
         "POLICY_TRUSTED_PROXIES": json.dumps([trusted]),
     }
-    with Server(
-        fresh_database.url, tmp_path / "server.log", env=env, uvicorn_args=("--no-proxy-headers",)
-    ) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
+    with (
+        Server(fresh_database.url, tmp_path / "server.log", env=env, uvicorn_args=("--no-proxy-headers",)) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as client,
+    ):
         victim = _created(server, "hr-system", "incidents:read")
 
         def attempt(address: str, secret: str) -> int:

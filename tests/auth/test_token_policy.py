@@ -25,8 +25,14 @@ SEVENTY_FIVE_YEARS = 75 * 365 * 86_400
 def _signed(settings, **claims):
     now = int(time.time())
     base = {
-        "sub": "x", "scope": "incidents:read", "iss": settings.jwt_issuer, "aud": settings.jwt_audience,
-        "iat": now, "nbf": now, "exp": now + 600, "jti": "j" * 32,
+        "sub": "x",
+        "scope": "incidents:read",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 600,
+        "jti": "j" * 32,
     }
     base.update(claims)
     base = {k: v for k, v in base.items() if v is not ...}
@@ -62,8 +68,22 @@ def test_minting_refuses_unknown_scopes_and_long_lifetimes(settings):
 def test_cli_refuses_a_75_year_token():
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLICY_")}
     result = subprocess.run(
-        [sys.executable, "-m", "app", "token", "--sub", "me", "--scopes", "policy:read", "--ttl", str(SEVENTY_FIVE_YEARS)],
-        capture_output=True, text=True, env=env, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "app",
+            "token",
+            "--sub",
+            "me",
+            "--scopes",
+            "policy:read",
+            "--ttl",
+            str(SEVENTY_FIVE_YEARS),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
     assert result.returncode == 2
     assert "lifetime" in result.stderr and result.stdout == ""

@@ -65,7 +65,7 @@ def test_every_example_checks_more_than_its_exit_code():
 
 
 def test_output_lines_are_matched_with_wildcards():
-    block = "curl ... | jq -c .\n#=> {\"id\": \"...\", \"verdict\": \"block\"}\n"
+    block = 'curl ... | jq -c .\n#=> {"id": "...", "verdict": "block"}\n'
     assert missing_output(block, 'noise\n{"id": "3f2a", "verdict": "block"}\n') == []
     assert missing_output(block, '{"id": "3f2a", "verdict": "allow"}\n') == ['{"id": "...", "verdict": "block"}']
     assert missing_output(block, "") != []
@@ -81,7 +81,9 @@ def test_readme_shows_every_operation():
 
     text = README.read_text(encoding="utf-8")
     spec = build_spec()
-    missing = [op["operationId"] for item in spec["paths"].values() for op in item.values() if op["operationId"] not in text]
+    missing = [
+        op["operationId"] for item in spec["paths"].values() for op in item.values() if op["operationId"] not in text
+    ]
     assert missing == [], f"operations without a README example (name the operationId next to it): {missing}"
 
 
@@ -106,7 +108,13 @@ def _script(blocks: list[str], port: int, status_dir: str) -> str:
     for i, block in enumerate(blocks):
         body = block.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         # The marker starts a line even when the previous block's output did not end with one.
-        lines += [f"printf '\\n__BLOCK__{i}\\n'", "{", body, f"}} 2> {status_dir}/{i}.err", f"echo \"__RC__$?\" >> {status_dir}/{i}.err"]
+        lines += [
+            f"printf '\\n__BLOCK__{i}\\n'",
+            "{",
+            body,
+            f"}} 2> {status_dir}/{i}.err",
+            f'echo "__RC__$?" >> {status_dir}/{i}.err',
+        ]
     return "\n".join(lines) + "\n"
 
 

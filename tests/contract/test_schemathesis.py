@@ -39,11 +39,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 EXCLUDED_PATHS = {"/metrics"}
 
 SCHEMA = schemathesis.openapi.from_dict(create_app(Settings(database_url="sqlite:///:memory:")).openapi())
-OPERATIONS = [
-    op
-    for op in (result.ok() for result in SCHEMA.get_all_operations())
-    if op.path not in EXCLUDED_PATHS
-]
+OPERATIONS = [op for op in (result.ok() for result in SCHEMA.get_all_operations()) if op.path not in EXCLUDED_PATHS]
 
 
 @pytest.fixture(scope="module")
@@ -89,4 +85,3 @@ def test_operation_conforms_to_its_spec(contract_app, operation, mode):
     if mode == GenerationMode.NEGATIVE and not _has_inputs(operation):
         pytest.skip("no inputs to make invalid")
     _run(operation, mode, *contract_app)
-

@@ -181,7 +181,9 @@ def test_if_match_is_required_wherever_its_absence_is_428():
 
 
 def test_servers_come_from_the_public_base_url():
-    app = create_app(Settings(env="test", database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    app = create_app(
+        Settings(env="test", database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/")
+    )
     assert [s["url"] for s in app.openapi()["servers"]] == ["https://policy.example.org/"]
 
 
@@ -191,9 +193,13 @@ def test_problem_types_come_from_the_pack_or_settings_not_the_deployment():
     from app.policy.pack import load_pack
 
     domain = load_pack(None).organisation.domains[0]
-    app = create_app(Settings(env="test", database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/"))
+    app = create_app(
+        Settings(env="test", database_url="sqlite:///:memory:", public_base_url="https://policy.example.org/")
+    )
     assert TestClient(app).get("/v1/screenings").json()["type"] == f"https://{domain}/problems/unauthorized"
-    app = create_app(Settings(env="test", database_url="sqlite:///:memory:", problem_type_base="https://errors.example.org/p"))
+    app = create_app(
+        Settings(env="test", database_url="sqlite:///:memory:", problem_type_base="https://errors.example.org/p")
+    )
     assert TestClient(app).get("/v1/screenings").json()["type"] == "https://errors.example.org/p/unauthorized"
 
 
@@ -253,8 +259,14 @@ def test_every_201_documents_location():
 
 def test_location_and_etag_headers_are_documented_where_sent():
     ops = {op["operationId"]: op for _, _, op in OPERATIONS}
-    for op_id in ("createScreening", "createIncident", "createPolicyReview", "createAcknowledgement",
-                  "createProtectedTerm", "createAuthority"):
+    for op_id in (
+        "createScreening",
+        "createIncident",
+        "createPolicyReview",
+        "createAcknowledgement",
+        "createProtectedTerm",
+        "createAuthority",
+    ):
         header = ops[op_id]["responses"]["201"]["headers"]["Location"]
         assert header["schema"]["type"] == "string" and header["description"]
     # An existing acknowledgement is answered 200 with the same Location.
@@ -297,9 +309,7 @@ def _body_models():
             module = importlib.import_module(f"app.{info.name}.schemas")
         except ModuleNotFoundError:
             continue
-        models.update(
-            {k: v for k, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)}
-        )
+        models.update({k: v for k, v in vars(module).items() if isinstance(v, type) and issubclass(v, BaseModel)})
     for _, _, op in OPERATIONS:
         schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema", {})
         if "$ref" in schema:

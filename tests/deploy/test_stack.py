@@ -91,7 +91,9 @@ def test_secrets_come_from_the_environment_and_are_required(compose):
     app_env = _env(compose["services"]["app"])
     assert app_env["POLICY_ENV"] == "production", "production refuses default secrets at start-up"
     # The password inside DATABASE_URL is interpolated too, never written down.
-    assert re.fullmatch(r"postgresql\+psycopg://policy:\$\{POSTGRES_PASSWORD:\?[^}]*\}@db:5432/policy", app_env["DATABASE_URL"])
+    assert re.fullmatch(
+        r"postgresql\+psycopg://policy:\$\{POSTGRES_PASSWORD:\?[^}]*\}@db:5432/policy", app_env["DATABASE_URL"]
+    )
     required = set(REQUIRED_VAR.findall(COMPOSE.read_text(encoding="utf-8")))
     assert set(SECRETS) <= required
 
@@ -192,5 +194,5 @@ def test_every_launcher_bounds_request_heads_at_the_socket():
         starts = [m.start() for m in re.finditer(r"uvicorn[\"',\s]+app\.main:app", text)]
         assert starts, f"{name} does not start uvicorn"
         for start in starts:
-            command = text[start:start + 400]
+            command = text[start : start + 400]
             assert HTTP_PROTOCOL in command, f"{name} starts uvicorn without --http {HTTP_PROTOCOL}"

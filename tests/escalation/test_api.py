@@ -46,16 +46,11 @@ def test_get_case_with_etag_history_and_next_actions(client, hr, mgr):
     assert response.headers["etag"] == '"1"'
     case = response.json()
     assert (case["stage"], case["version"], case["status"]) == ("none", 1, "open")
-    assert case["history"][0]["kind"] == "opened" and case["history"][0]["incident_ids"] == [
-        incident["id"]
-    ]
+    assert case["history"][0]["kind"] == "opened" and case["history"][0]["incident_ids"] == [incident["id"]]
     assert [i["id"] for i in case["incidents_since_last_step"]] == [incident["id"]]
     advance_action = next(a for a in case["next_actions"] if a["action"] == "advance")
     assert advance_action["to_stage"] == "spoken_to"
-    assert (
-        "speak directly with you and ask that you refrain from such actions"
-        in advance_action["wording"]
-    )
+    assert "speak directly with you and ask that you refrain from such actions" in advance_action["wording"]
     assert advance_action["path"] == f"/v1/escalations/{subject}/advance"
 
 
@@ -75,11 +70,7 @@ def test_climb_the_ladder(client, hr, mgr, session):
     assert response.status_code == 200, response.text
     assert response.headers["etag"] == '"2"'
     case = response.json()
-    assert (
-        case["stage"] == "spoken_to"
-        and case["version"] == 2
-        and case["incidents_since_last_step"] == []
-    )
+    assert case["stage"] == "spoken_to" and case["version"] == 2 and case["incidents_since_last_step"] == []
     step = case["history"][-1]
     assert (step["kind"], step["from_stage"], step["to_stage"], step["actor"], step["reason"]) == (
         "advanced",
@@ -109,9 +100,7 @@ def test_climb_the_ladder(client, hr, mgr, session):
     assert last.status_code == 409 and last.json()["code"] == "last_stage"
     # Recording incidents did not bump the version; every step did, and each one was audited.
     assert client.get(f"/v1/escalations/{subject}", headers=mgr).headers["etag"] == '"4"'
-    advanced = session.exec(
-        select(AuditEvent).where(AuditEvent.action == "escalation.advanced")
-    ).all()
+    advanced = session.exec(select(AuditEvent).where(AuditEvent.action == "escalation.advanced")).all()
     assert len([e for e in advanced if e.details["version"] in (2, 3, 4)]) >= 3
     assert verify(session).ok
 
@@ -126,9 +115,7 @@ def test_preconditions_428_and_412(client, hr, mgr):
     assert stale.status_code == 412 and stale.json()["current_version"] == 1
     garbage = post(client, mgr, subject, "advance", {"reason": "x"}, "abc")
     assert garbage.status_code == 412
-    bare = client.post(
-        f"/v1/escalations/{subject}/advance", json={"reason": "x"}, headers={**mgr, "If-Match": "1"}
-    )
+    bare = client.post(f"/v1/escalations/{subject}/advance", json={"reason": "x"}, headers={**mgr, "If-Match": "1"})
     assert bare.status_code == 200 and bare.headers["etag"] == '"2"'
     again = advance(client, mgr, subject, 1)
     assert again.status_code == 412
@@ -141,13 +128,9 @@ def test_validation_errors_name_fields(client, hr, mgr):
     no_reason = post(client, mgr, subject, "advance", {}, 1)
     assert no_reason.status_code == 422 and no_reason.json()["errors"][0]["field"] == "body.reason"
     bad_action = advance(client, mgr, subject, 1, action="skip_to_end")
-    assert (
-        bad_action.status_code == 422 and bad_action.json()["errors"][0]["field"] == "body.action"
-    )
+    assert bad_action.status_code == 422 and bad_action.json()["errors"][0]["field"] == "body.action"
     foreign = advance(client, mgr, subject, 1, incident_ids=[other["id"]])
-    assert (
-        foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "body.incident_ids"
-    )
+    assert foreign.status_code == 422 and foreign.json()["errors"][0]["field"] == "body.incident_ids"
     unknown = advance(client, mgr, subject, 1, incident_ids=[str(uuid.uuid4())])
     assert unknown.status_code == 422
     extra = post(client, mgr, subject, "resolve", {"reason": "x", "stage": "none"}, 1)
@@ -160,10 +143,7 @@ def test_validation_errors_name_fields(client, hr, mgr):
         {"outcome": "maybe", "reason": "x"},
         1,
     )
-    assert (
-        bad_outcome.status_code == 422
-        and bad_outcome.json()["errors"][0]["field"] == "body.outcome"
-    )
+    assert bad_outcome.status_code == 422 and bad_outcome.json()["errors"][0]["field"] == "body.outcome"
 
 
 def test_auth_on_every_escalation_route(client, auth, hr):
@@ -173,10 +153,7 @@ def test_auth_on_every_escalation_route(client, auth, hr):
     writer_only = auth("escalations:write")
     assert client.get(f"/v1/escalations/{subject}").status_code == 401
     assert client.get(f"/v1/escalations/{subject}", headers=writer_only).status_code == 403
-    assert (
-        client.get(f"/v1/escalations/{subject}/letter", headers=auth("incidents:read")).status_code
-        == 403
-    )
+    assert client.get(f"/v1/escalations/{subject}/letter", headers=auth("incidents:read")).status_code == 403
     # The letter quotes incident summaries: reading cases alone does not reach it.
     letter_without_incidents = client.get(f"/v1/escalations/{subject}/letter", headers=reader)
     assert letter_without_incidents.status_code == 403
@@ -302,9 +279,7 @@ def test_appeal_upheld_keeps_step(client, hr, mgr):
     subject = _subject()
     record(client, hr, subject)
     advance(client, mgr, subject, 1)
-    appeal_id = post(client, mgr, subject, "appeals", {"reason": "x"}, 2).json()["pending_appeal"][
-        "id"
-    ]
+    appeal_id = post(client, mgr, subject, "appeals", {"reason": "x"}, 2).json()["pending_appeal"]["id"]
     upheld = post(
         client,
         mgr,
@@ -314,10 +289,7 @@ def test_appeal_upheld_keeps_step(client, hr, mgr):
         3,
     )
     assert upheld.status_code == 200
-    assert (
-        upheld.json()["stage"] == "spoken_to"
-        and upheld.json()["history"][-1]["kind"] == "appeal_upheld"
-    )
+    assert upheld.json()["stage"] == "spoken_to" and upheld.json()["history"][-1]["kind"] == "appeal_upheld"
 
 
 def test_idempotent_advance_replays_after_version_moved(client, hr, mgr):
@@ -375,9 +347,7 @@ def test_openapi_documents_operations_and_letter_media_types(client):
         "decideAppeal",
         "getEscalationLetter",
     }
-    letter = spec["paths"]["/v1/escalations/{subject_id}/letter"]["get"]["responses"]["200"][
-        "content"
-    ]
+    letter = spec["paths"]["/v1/escalations/{subject_id}/letter"]["get"]["responses"]["200"]["content"]
     assert {"text/markdown", "text/plain"} <= set(letter)
     advance_op = spec["paths"]["/v1/escalations/{subject_id}/advance"]["post"]
     assert {"409", "412", "428"} <= set(advance_op["responses"])

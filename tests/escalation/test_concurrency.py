@@ -26,14 +26,8 @@ N = 20
 def test_simultaneous_advances_exactly_one_succeeds(fresh_database):
     settings = make_settings(fresh_database.url, db_pool_size=N)
     app = create_app(settings)
-    hr = {
-        "Authorization": "Bearer "
-        + create_access_token(settings, sub="hr", scopes=["incidents:write"])
-    }
-    mgr = {
-        "Authorization": "Bearer "
-        + create_access_token(settings, sub="mgr", scopes=["escalations:write"])
-    }
+    hr = {"Authorization": "Bearer " + create_access_token(settings, sub="hr", scopes=["incidents:write"])}
+    mgr = {"Authorization": "Bearer " + create_access_token(settings, sub="mgr", scopes=["escalations:write"])}
     statuses: list[int] = []
     lock = threading.Lock()
     barrier = threading.Barrier(N)
@@ -62,13 +56,9 @@ def test_simultaneous_advances_exactly_one_succeeds(fresh_database):
     engine = build_engine(settings)
     try:
         with Session(engine) as session:
-            case = session.exec(
-                select(EscalationCase).where(EscalationCase.subject_id == "race-1")
-            ).one()
+            case = session.exec(select(EscalationCase).where(EscalationCase.subject_id == "race-1")).one()
             assert (case.stage, case.version) == ("spoken_to", 2)
-            events = session.exec(
-                select(EscalationEvent).where(EscalationEvent.case_id == case.id)
-            ).all()
+            events = session.exec(select(EscalationEvent).where(EscalationEvent.case_id == case.id)).all()
             assert sorted(e.kind for e in events) == ["advanced", "opened"]
             report = verify(session)
             assert report.ok and report.checked == 3, report  # incident, opened, one advance
@@ -79,10 +69,7 @@ def test_simultaneous_advances_exactly_one_succeeds(fresh_database):
 def test_simultaneous_first_incidents_open_one_case(fresh_database):
     settings = make_settings(fresh_database.url, db_pool_size=10)
     app = create_app(settings)
-    hr = {
-        "Authorization": "Bearer "
-        + create_access_token(settings, sub="hr", scopes=["incidents:write"])
-    }
+    hr = {"Authorization": "Bearer " + create_access_token(settings, sub="hr", scopes=["incidents:write"])}
     statuses: list[int] = []
     barrier = threading.Barrier(10)
 
@@ -90,9 +77,7 @@ def test_simultaneous_first_incidents_open_one_case(fresh_database):
 
         def fire() -> None:
             barrier.wait()
-            statuses.append(
-                client.post("/v1/incidents", json=incident_body("race-2"), headers=hr).status_code
-            )
+            statuses.append(client.post("/v1/incidents", json=incident_body("race-2"), headers=hr).status_code)
 
         threads = [threading.Thread(target=fire) for _ in range(10)]
         for thread in threads:
@@ -104,9 +89,7 @@ def test_simultaneous_first_incidents_open_one_case(fresh_database):
     engine = build_engine(settings)
     try:
         with Session(engine) as session:
-            cases = session.exec(
-                select(EscalationCase).where(EscalationCase.subject_id == "race-2")
-            ).all()
+            cases = session.exec(select(EscalationCase).where(EscalationCase.subject_id == "race-2")).all()
             assert len(cases) == 1 and cases[0].version == 1
             assert verify(session).ok
     finally:

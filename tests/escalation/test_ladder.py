@@ -40,9 +40,7 @@ def test_ladder_module_is_pure():
         if isinstance(node, ast.Import | ast.ImportFrom)
         for alias in node.names
     }
-    assert not {
-        m for m in imported if m.split(".")[0] in {"fastapi", "sqlalchemy", "sqlmodel", "app"}
-    }
+    assert not {m for m in imported if m.split(".")[0] in {"fastapi", "sqlalchemy", "sqlmodel", "app"}}
 
 
 def test_transition_table_is_one_step_at_a_time():
@@ -119,9 +117,7 @@ def test_resolve_blocks_then_incident_reopens():
 
 
 def test_appeal_upheld_keeps_step():
-    letter = apply(
-        _with_incident(apply(_with_incident(CaseState()), Action.ADVANCE).state), Action.ADVANCE
-    ).state
+    letter = apply(_with_incident(apply(_with_incident(CaseState()), Action.ADVANCE).state), Action.ADVANCE).state
     lodged = apply(letter, Action.LODGE_APPEAL).state
     assert lodged.appeal_pending
     for action in (Action.ADVANCE, Action.RESOLVE, Action.LODGE_APPEAL):

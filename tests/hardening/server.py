@@ -71,7 +71,9 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"server exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}"
+                )
             if self._all_workers_up():
                 return self
             time.sleep(0.1)
@@ -86,7 +88,10 @@ class Server:
             return False
         # Each worker logs this once its lifespan has run (the screener is built): only then
         # does the supervisor's socket reach a worker that answers at once.
-        return self.workers == 1 or self.log_path.read_text(errors="replace").count("Application startup complete") >= self.workers
+        return (
+            self.workers == 1
+            or self.log_path.read_text(errors="replace").count("Application startup complete") >= self.workers
+        )
 
     def kill(self) -> None:
         """SIGKILL the whole process group (supervisor and workers): a crash or an OOM kill."""
@@ -106,7 +111,12 @@ class Server:
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run `python -m app ARGS` against the same database."""
         return subprocess.run(
-            [sys.executable, "-m", "app", *args], cwd=PROJECT_ROOT, env=self.env(), capture_output=True, text=True, timeout=60
+            [sys.executable, "-m", "app", *args],
+            cwd=PROJECT_ROOT,
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     def __enter__(self) -> Server:

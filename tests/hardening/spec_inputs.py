@@ -129,10 +129,7 @@ JSON_BODY = [o for o in OPERATIONS if o.body_media_type == "application/json"]
 ANY_BODY = [o for o in OPERATIONS if o.body_media_type]
 LISTS = [o for o in PROTECTED if any(p["name"] == "limit" for p in o.query_params)]
 UUID_PATHS = [
-    (o, p["name"])
-    for o in PROTECTED
-    for p in o.path_params
-    if resolve(p.get("schema")).get("format") == "uuid"
+    (o, p["name"]) for o in PROTECTED for p in o.path_params if resolve(p.get("schema")).get("format") == "uuid"
 ]
 
 

@@ -55,7 +55,10 @@ def call(client, auth, session):
 
     def counts() -> dict[str, int]:
         session.flush()
-        return {t.name: session.execute(select(func.count()).select_from(t)).scalar_one() for t in SQLModel.metadata.sorted_tables}
+        return {
+            t.name: session.execute(select(func.count()).select_from(t)).scalar_one()
+            for t in SQLModel.metadata.sorted_tables
+        }
 
     def send(operation: Operation, status: int, *, url: str | None = None, extra_headers=None, **kwargs):
         before = counts()

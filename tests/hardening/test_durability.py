@@ -98,9 +98,7 @@ def test_sigkill_mid_load_loses_nothing_acknowledged(kind, tmp_path):
         with Server(db.url, tmp_path / "server-restarted.log", port=server.port) as restarted:
             with httpx.Client(base_url=restarted.base_url, headers=headers, timeout=10) as client:
                 lost = [
-                    (what, ident)
-                    for what, ident in stored
-                    if client.get(f"/v1/{what}s/{ident}").status_code != 200
+                    (what, ident) for what, ident in stored if client.get(f"/v1/{what}s/{ident}").status_code != 200
                 ]
             assert lost == [], f"{len(lost)} of {len(stored)} acknowledged records are missing: {lost[:5]}"
             verified = restarted.cli("verify-audit")

@@ -40,7 +40,9 @@ def test_error_responses_are_hardened_too(client, settings):
     for r in (
         client.get("/v1/no-such-route"),
         client.delete("/v1/screenings"),
-        client.post("/v1/screenings", content=b"x" * (settings.max_body_bytes + 1), headers={"content-type": "application/json"}),
+        client.post(
+            "/v1/screenings", content=b"x" * (settings.max_body_bytes + 1), headers={"content-type": "application/json"}
+        ),
     ):
         assert r.headers["x-content-type-options"] == "nosniff", r.status_code
         assert "no-store" in r.headers.get("cache-control", ""), r.status_code
@@ -65,9 +67,7 @@ def test_preflight_from_an_allowed_origin_is_answered(cors_client):
 
 
 def test_preflight_from_another_origin_gets_no_cors_grant(cors_client):
-    r = cors_client.options(
-        "/v1/screenings", headers={"Origin": OTHER, "Access-Control-Request-Method": "POST"}
-    )
+    r = cors_client.options("/v1/screenings", headers={"Origin": OTHER, "Access-Control-Request-Method": "POST"})
     assert "access-control-allow-origin" not in r.headers
     assert r.status_code >= 400
 

@@ -17,7 +17,9 @@ ALL_READ = "incidents:read incidents:write screenings:read authorities:write"
 
 @pytest.mark.parametrize("header", ["Authorization", "X-Padding"])
 def test_oversized_headers_are_431(client, settings, header):
-    value = "Bearer " + "a" * settings.max_header_bytes if header == "Authorization" else "a" * settings.max_header_bytes
+    value = (
+        "Bearer " + "a" * settings.max_header_bytes if header == "Authorization" else "a" * settings.max_header_bytes
+    )
     r = client.get("/v1/incidents", headers={header: value})
     assert r.status_code == 431
     body = r.json()

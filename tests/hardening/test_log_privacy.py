@@ -73,7 +73,9 @@ def test_logs_carry_no_post_text_personal_data_or_secrets(tmp_path):
             # Bad and good credentials, in the header and (wrongly) in the query string.
             client.get("/v1/screenings", headers={"Authorization": f"Bearer {INVALID_TOKEN}"})
             client.get(f"/v1/screenings?access_token={token}")
-            client.get("/v1/screenings", headers={"Authorization": f"Basic {base64.b64encode(PASSWORD.encode()).decode()}"})
+            client.get(
+                "/v1/screenings", headers={"Authorization": f"Basic {base64.b64encode(PASSWORD.encode()).decode()}"}
+            )
             for secret in (WRONG_SECRET, client_secret):
                 client.post(
                     "/v1/auth/token",

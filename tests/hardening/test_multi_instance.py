@@ -101,7 +101,9 @@ def test_one_advance_succeeds_among_twenty_split_across_instances(cluster):
         server = cluster.instances[i % 2]
         barrier.wait()
         body = {"reason": f"Repeated derogatory posts (attempt {i})."}
-        return _post(server, cluster.headers, "/v1/escalations/multi-race/advance", body, **{"If-Match": f'"{version}"'}).status_code
+        return _post(
+            server, cluster.headers, "/v1/escalations/multi-race/advance", body, **{"If-Match": f'"{version}"'}
+        ).status_code
 
     with ThreadPoolExecutor(20) as pool:
         statuses = list(pool.map(advance, range(20)))
@@ -187,7 +189,9 @@ def _assert_chain_intact(cluster: Cluster) -> None:
             sa.text("SELECT count(*) FROM (SELECT prev_hash FROM audit_event GROUP BY prev_hash HAVING count(*) > 1) f")
         ).scalar_one()
         sealed_total = connection.execute(
-            sa.text("SELECT coalesce(sum(CAST(details->>'count' AS INTEGER)), 0) FROM audit_event WHERE action = 'screenings.sealed'")
+            sa.text(
+                "SELECT coalesce(sum(CAST(details->>'count' AS INTEGER)), 0) FROM audit_event WHERE action = 'screenings.sealed'"
+            )
         ).scalar_one()
         screenings = connection.execute(sa.text("SELECT count(*) FROM screening")).scalar_one()
     assert seqs == list(range(1, len(seqs) + 1)), "the audit sequence has a gap or a duplicate"
@@ -218,7 +222,9 @@ def _load(cluster: Cluster, stop: threading.Event, acked: list, counter: Iterato
         while not stop.is_set():
             n = next(counter)
             kind, path, body = (
-                ("screening", "/v1/screenings", _screening(n)) if n % 2 else ("incident", "/v1/incidents", incident_body(f"multi-kill-{n % 6}"))
+                ("screening", "/v1/screenings", _screening(n))
+                if n % 2
+                else ("incident", "/v1/incidents", incident_body(f"multi-kill-{n % 6}"))
             )
             key = str(uuid.uuid4())  # one logical request: a retry on the other instance keeps its key
             for client in (clients[n % 2], clients[(n + 1) % 2]):

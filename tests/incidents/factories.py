@@ -12,9 +12,7 @@ HR = "incidents:write incidents:read"
 MANAGER = "escalations:read escalations:write"
 
 
-def incident_body(
-    subject_id: str | None = None, role: str = "volunteer", **overrides: Any
-) -> dict[str, Any]:
+def incident_body(subject_id: str | None = None, role: str = "volunteer", **overrides: Any) -> dict[str, Any]:
     """A valid createIncident body; `overrides` replace top-level fields."""
     body: dict[str, Any] = {
         "subject": {"id": subject_id or f"subj-{uuid.uuid4().hex[:8]}", "role": role},
@@ -47,8 +45,6 @@ def record(
 ) -> dict[str, Any]:
     """Record an incident through the API, a moment after what came before; return its JSON (asserting 201)."""
     a_moment_later(client)
-    response = client.post(
-        "/v1/incidents", json=incident_body(subject_id, role, **kw), headers=headers
-    )
+    response = client.post("/v1/incidents", json=incident_body(subject_id, role, **kw), headers=headers)
     assert response.status_code == 201, response.text
     return response.json()

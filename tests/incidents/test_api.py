@@ -49,10 +49,7 @@ def test_evidence_hidden_without_incidents_read(client, auth):
     body = record(client, writer, "vol-3")
     assert body["evidence"] is None
     reader = auth("incidents:read")
-    assert (
-        client.get(f"/v1/incidents/{body['id']}", headers=reader).json()["evidence"]
-        == "Screenshot HR-117"
-    )
+    assert client.get(f"/v1/incidents/{body['id']}", headers=reader).json()["evidence"] == "Screenshot HR-117"
 
 
 def test_get_incident_and_404(client, hr):
@@ -90,9 +87,7 @@ def test_create_validation_names_the_field(client, hr, change, field):
 
 
 def test_unknown_screening_is_422_naming_screening_id(client, hr):
-    response = client.post(
-        "/v1/incidents", json=incident_body(screening_id=str(uuid.uuid4())), headers=hr
-    )
+    response = client.post("/v1/incidents", json=incident_body(screening_id=str(uuid.uuid4())), headers=hr)
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "body.screening_id"
 
@@ -123,20 +118,13 @@ def test_existing_screening_is_accepted(client, hr, session):
 
 
 def test_bad_json_is_400(client, hr):
-    response = client.post(
-        "/v1/incidents", content=b'{"subject": ', headers={**hr, "content-type": "application/json"}
-    )
+    response = client.post("/v1/incidents", content=b'{"subject": ', headers={**hr, "content-type": "application/json"})
     assert response.status_code == 400
 
 
 def test_auth_401_and_403(client, auth):
     assert client.post("/v1/incidents", json=incident_body()).status_code == 401
-    assert (
-        client.post(
-            "/v1/incidents", json=incident_body(), headers=auth("incidents:read")
-        ).status_code
-        == 403
-    )
+    assert client.post("/v1/incidents", json=incident_body(), headers=auth("incidents:read")).status_code == 403
     assert client.get("/v1/incidents", headers=auth("incidents:write")).status_code == 403
     assert client.get(f"/v1/incidents/{uuid.uuid4()}", headers=auth(MANAGER)).status_code == 403
     assert client.get("/v1/incidents").status_code == 401
@@ -163,9 +151,7 @@ def test_list_filters_and_pagination(client, hr):
     for days, platform in [(10, "facebook"), (5, "twitter"), (1, "facebook")]:
         posted = (now - dt.timedelta(days=days)).isoformat()
         ids.append(record(client, hr, subject, posted_at=posted, platform=platform)["id"])
-    page = client.get(
-        "/v1/incidents", params={"subject_id": subject, "limit": 2}, headers=hr
-    ).json()
+    page = client.get("/v1/incidents", params={"subject_id": subject, "limit": 2}, headers=hr).json()
     assert [i["id"] for i in page["items"]] == [ids[2], ids[1]]
     rest = client.get(
         "/v1/incidents",
@@ -173,9 +159,7 @@ def test_list_filters_and_pagination(client, hr):
         headers=hr,
     ).json()
     assert [i["id"] for i in rest["items"]] == [ids[0]] and rest["next_cursor"] is None
-    fb = client.get(
-        "/v1/incidents", params={"subject_id": subject, "platform": "facebook"}, headers=hr
-    ).json()
+    fb = client.get("/v1/incidents", params={"subject_id": subject, "platform": "facebook"}, headers=hr).json()
     assert {i["id"] for i in fb["items"]} == {ids[0], ids[2]}
     window = client.get(
         "/v1/incidents",

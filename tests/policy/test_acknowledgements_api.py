@@ -18,7 +18,9 @@ ACKS = "/v1/policy/acknowledgements"
 
 
 def _ack(client, headers, body=None, **kw):
-    return client.post(ACKS, json=body, headers=headers, **kw) if body is not None else client.post(ACKS, headers=headers)
+    return (
+        client.post(ACKS, json=body, headers=headers, **kw) if body is not None else client.post(ACKS, headers=headers)
+    )
 
 
 def test_self_acknowledgement_is_created_once(client, auth, session):
@@ -159,8 +161,11 @@ def test_list_unknown_version_is_404_and_bad_input_is_rejected(client, auth):
 def _people_in_other_domains(client, auth):
     record_incident(client, auth(INCIDENTS_HR), subject_id="subj-1")
     record_incident(client, auth(INCIDENTS_HR), subject_id="vol-1")  # also an acknowledger: counted once
-    r = client.post("/v1/screenings", json=screening_post(author={"id": "auth-1", "role": "staff"}),
-                    headers=auth("screenings:write", sub="auth-1"))
+    r = client.post(
+        "/v1/screenings",
+        json=screening_post(author={"id": "auth-1", "role": "staff"}),
+        headers=auth("screenings:write", sub="auth-1"),
+    )
     assert r.status_code in (200, 201), r.text
 
 

@@ -54,8 +54,11 @@ def test_subprocess_reports_the_nov_2019_policy_as_overdue(fresh_database):
 
 @pytest.mark.parametrize(
     ("today", "code", "words"),
-    [("2020-06-01", 0, "current: next review due 2020-11-01"), ("2020-10-01", 1, "DUE SOON"),
-     ("2020-11-02", 2, "OVERDUE by 1 days")],
+    [
+        ("2020-06-01", 0, "current: next review due 2020-11-01"),
+        ("2020-10-01", 1, "DUE SOON"),
+        ("2020-11-02", 2, "OVERDUE by 1 days"),
+    ],
 )
 def test_exit_code_per_status(run_cli, today, code, words):
     exit_code, out, err = run_cli("--today", today)
@@ -67,8 +70,16 @@ def test_a_recorded_review_is_read_from_the_database(run_cli):
     engine = build_engine(run_cli.settings)
     try:
         with Session(engine) as session:
-            session.add(PolicyReview(version="2025-03", previous_version="2019-11", reviewed_on=dt.date(2025, 3, 14),
-                                     reviewer="hr-lead", summary="Annual review.", recorded_by="hr-1"))
+            session.add(
+                PolicyReview(
+                    version="2025-03",
+                    previous_version="2019-11",
+                    reviewed_on=dt.date(2025, 3, 14),
+                    reviewer="hr-lead",
+                    summary="Annual review.",
+                    recorded_by="hr-1",
+                )
+            )
             session.commit()
     finally:
         engine.dispose()

@@ -55,9 +55,7 @@ def test_simultaneous_acknowledgements_and_reviews(fresh_database):
         same_label = _fire(client, [("/v1/policy/reviews", review_body(version="2025-03"), hr)] * N)
         # Different labels: each may land on whatever is current when it runs, but the history
         # must stay one line (no two reviews superseding the same version).
-        labels = _fire(
-            client, [("/v1/policy/reviews", review_body(version=f"2025-03-r{i}"), hr) for i in range(N)]
-        )
+        labels = _fire(client, [("/v1/policy/reviews", review_body(version=f"2025-03-r{i}"), hr) for i in range(N)])
         history = client.get("/v1/policy/reviews", headers=hr).json()["items"]
         status = client.get("/v1/policy", headers=hr).json()
 

@@ -56,7 +56,12 @@ def test_a_pack_without_a_ladder_stage_stops_start_up(tmp_path):
 def test_the_server_process_exits_with_the_pack_error(tmp_path):
     env = {**os.environ, "POLICY_POLICY_PACK": str(tmp_path / "gone.toml"), "DATABASE_URL": "sqlite:///:memory:"}
     result = subprocess.run(
-        [sys.executable, "-c", "import app.main"], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", "import app.main"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode != 0
     assert "StartupError: policy pack" in result.stderr and "gone.toml" in result.stderr

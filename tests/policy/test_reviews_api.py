@@ -101,7 +101,9 @@ def test_status_with_a_pinned_clock(app, client, auth, today, status, days_overd
 def test_interval_and_window_come_from_settings(settings, engine, session, auth):
     from fastapi.testclient import TestClient
 
-    app = create_app(settings.model_copy(update={"review_interval_months": 6, "review_due_soon_days": 10}), engine=engine)
+    app = create_app(
+        settings.model_copy(update={"review_interval_months": 6, "review_due_soon_days": 10}), engine=engine
+    )
     app.dependency_overrides[get_session] = lambda: (yield session)
     pin_today(app, D(2020, 4, 22))
     with TestClient(app) as c:
@@ -120,8 +122,14 @@ def test_clauses_quote_the_policy(client, auth):
     assert body["count"] == len(body["items"]) == 8
     ids = [c["rule_id"] for c in body["items"]]
     assert set(ids) == {
-        "SM-DEBATE", "SM-RELATIONSHIPS", "SM-REPUTATION", "SM-ACCESS",
-        "SM-CONFIDENTIAL", "SM-ORG-EMAIL", "SM-AFFILIATION", "SM-COMPLAINT",
+        "SM-DEBATE",
+        "SM-RELATIONSHIPS",
+        "SM-REPUTATION",
+        "SM-ACCESS",
+        "SM-CONFIDENTIAL",
+        "SM-ORG-EMAIL",
+        "SM-AFFILIATION",
+        "SM-COMPLAINT",
     }
     email = next(c for c in body["items"] if c["rule_id"] == "SM-ORG-EMAIL")
     assert email["text"] == "You must not use your Independence Project email address to register on such sites."
@@ -163,7 +171,9 @@ def test_recording_a_review_makes_the_policy_current(app, client, auth, session)
     assert [e.target_id for e in events] == [review["id"]]
     assert events[0].actor == "hr-1"
     assert {k: v for k, v in events[0].details.items() if k != "rows"} == {
-        "version": "2025-03", "previous_version": "2019-11", "reviewed_on": "2025-03-14"
+        "version": "2025-03",
+        "previous_version": "2019-11",
+        "reviewed_on": "2025-03-14",
     }
     assert events[0].details["rows"][0][:2] == ["policy_review", review["id"]]
 

@@ -124,4 +124,3 @@ def test_named_child_from_a_weekday_group_with_an_incident_blocks(screener, text
 
 
 # --- Calling an organisation decision wrong is a concern raised in public ----------------------
-

@@ -37,10 +37,24 @@ def test_a_valid_record_has_no_problems(pack: PolicyPack) -> None:
         ({"expected_rules": ["SM-NOPE"]}, "expected_rules"),
         ({"platform": "myspace"}, "platform"),
         ({"text": "short"}, "10-1500"),
-        ({"context": {"prior_authority": True, "registration_email": None, "account": "personal"},
-          "expected_verdict": "review", "expected_rules": ["SM-DEBATE"]}, "prior authority waives"),  # fmt: skip
-        ({"context": {"prior_authority": False, "registration_email": "a@Mail.IndependenceProject.co.uk",
-                      "account": "personal"}}, "SM-ORG-EMAIL block"),  # fmt: skip
+        (
+            {
+                "context": {"prior_authority": True, "registration_email": None, "account": "personal"},
+                "expected_verdict": "review",
+                "expected_rules": ["SM-DEBATE"],
+            },
+            "prior authority waives",
+        ),  # fmt: skip
+        (
+            {
+                "context": {
+                    "prior_authority": False,
+                    "registration_email": "a@Mail.IndependenceProject.co.uk",
+                    "account": "personal",
+                }
+            },
+            "SM-ORG-EMAIL block",
+        ),  # fmt: skip
     ],
 )
 def test_label_rules_of_the_conventions_are_enforced(pack: PolicyPack, over: dict, problem: str) -> None:

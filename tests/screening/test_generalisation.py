@@ -140,5 +140,3 @@ def test_a_credential_after_a_stop_word_needs_a_link_word_right_before_it(screen
     assert _rules(screener.screen(named, ctx("staff"))).get("SM-ACCESS") == "block"
     dated = "Changed my wifi password in 2021 and it still works"
     assert "SM-ACCESS" not in _rules(screener.screen(dated, ctx("staff")))
-
-

@@ -254,7 +254,9 @@ def test_a_registration_on_the_org_domain_is_blocked_by_exact_evidence(fused: Sc
 
 
 def test_corporate_posts_stay_out_of_scope(fused: Screener) -> None:
-    res = fused.screen("Independence Project are a disgrace", ScreenContext(author_role="corporate", account="corporate"))
+    res = fused.screen(
+        "Independence Project are a disgrace", ScreenContext(author_role="corporate", account="corporate")
+    )
     assert res.verdict is Verdict.ALLOW and res.findings == ()
 
 

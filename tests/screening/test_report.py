@@ -21,8 +21,9 @@ def test_tweet_rates_count_clean_and_hateful_separately(fused) -> None:
     records = [
         _tweet("lovely sunny afternoon at the beach with the kids", "allow", []),
         _tweet("watching the match tonight, come on you reds", "allow", []),
-        _tweet("Britain is full, ship every last one of them back where they came from", "block",
-               ["SM-REPUTATION"]),  # fmt: skip
+        _tweet(
+            "Britain is full, ship every last one of them back where they came from", "block", ["SM-REPUTATION"]
+        ),  # fmt: skip
     ]
     rates = tweet_rates(fused, records)
     assert (rates["clean"], rates["hateful"]) == (2, 1)

@@ -31,8 +31,13 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def grant(person_id: str = "vol-1", *, start: dt.timedelta = dt.timedelta(hours=-1),
-          end: dt.timedelta = dt.timedelta(days=7), topic: str = "Fundraising appeal") -> dict[str, Any]:
+def grant(
+    person_id: str = "vol-1",
+    *,
+    start: dt.timedelta = dt.timedelta(hours=-1),
+    end: dt.timedelta = dt.timedelta(days=7),
+    topic: str = "Fundraising appeal",
+) -> dict[str, Any]:
     """Return a createAuthority body relative to now."""
     t = now()
     return {"person_id": person_id, "topic": topic, "valid_from": iso(t + start), "valid_until": iso(t + end)}

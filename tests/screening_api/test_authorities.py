@@ -104,7 +104,9 @@ def test_revoke_keeps_the_row(client, auth, session):
     again = client.delete(f"/v1/authorities/{gid}", headers=auth(AW))
     assert again.status_code == 200 and again.json()["revoked_at"] == r.json()["revoked_at"]
     assert client.delete(f"/v1/authorities/{uuid.uuid4()}", headers=auth(AW)).status_code == 404
-    actions = [e.action for e in session.exec(select(AuditEvent).where(AuditEvent.target_id == gid).order_by(AuditEvent.seq))]
+    actions = [
+        e.action for e in session.exec(select(AuditEvent).where(AuditEvent.target_id == gid).order_by(AuditEvent.seq))
+    ]
     assert actions == ["authority.granted", "authority.revoked"]
 
 

@@ -46,8 +46,7 @@ def test_batch_answers_in_order_and_stores_all(client, auth, session):
 
 def test_batch_store_false_is_200_and_keeps_nothing(client, auth, session):
     before = _count(session)
-    r = client.post("/v1/screenings/batch", json={"items": [_item("hello")], "store": False},
-                    headers=auth(W))
+    r = client.post("/v1/screenings/batch", json={"items": [_item("hello")], "store": False}, headers=auth(W))
     assert r.status_code == 200
     assert r.json()["items"][0]["id"] is None
     assert _count(session) == before

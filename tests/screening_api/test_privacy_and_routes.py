@@ -48,11 +48,13 @@ def test_no_raw_text_at_rest(fresh_database):
     else:
         engine = create_engine(settings.database_url)
         with engine.connect() as conn:
-            columns = conn.execute(text(
-                "SELECT table_name, column_name FROM information_schema.columns "
-                "WHERE table_schema = current_schema() "
-                "AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
-            )).all()
+            columns = conn.execute(
+                text(
+                    "SELECT table_name, column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() "
+                    "AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
+                )
+            ).all()
             dump = []
             for table, column in columns:
                 dump += [v for (v,) in conn.execute(text(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"'))]

@@ -35,8 +35,22 @@ POSTS = [
     "For the centre forms my NI number is JT 48 21 93 C, my son Alfie Brackenbury, 9, is on the list.",
 ]
 NEEDLES = [
-    "Maisie", "Quenby", "Oliver", "Twistleton", "age 7", "O77OO", "9OO318", "٠٧٧٠٠", "٩٠٠٥٢٧",
-    "JT 48 21 93 C", "48 21 93", "Alfie", "Brackenbury", ", 9,", DOOR_CODE, "four seven one two",
+    "Maisie",
+    "Quenby",
+    "Oliver",
+    "Twistleton",
+    "age 7",
+    "O77OO",
+    "9OO318",
+    "٠٧٧٠٠",
+    "٩٠٠٥٢٧",
+    "JT 48 21 93 C",
+    "48 21 93",
+    "Alfie",
+    "Brackenbury",
+    ", 9,",
+    DOOR_CODE,
+    "four seven one two",
 ]
 
 
@@ -58,10 +72,12 @@ def _scan_database(settings, fresh_database) -> str:
         return raw.decode("utf-8", errors="replace") + raw.decode("utf-16-le", errors="replace")
     engine = create_engine(settings.database_url)
     with engine.connect() as conn:
-        columns = conn.execute(text(
-            "SELECT table_name, column_name FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
-        )).all()
+        columns = conn.execute(
+            text(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND data_type IN ('text', 'character varying', 'json', 'jsonb')"
+            )
+        ).all()
         dump = [v for table, column in columns
                 for (v,) in conn.execute(text(f'SELECT CAST("{column}" AS TEXT) FROM "{table}"'))]  # fmt: skip
     engine.dispose()
@@ -109,7 +125,7 @@ def test_redacted_values_are_nowhere_and_a_guessed_code_is_not_confirmed(fresh_d
     logs = stream.getvalue()
     assert '"request"' in logs  # the capture does see the service's logs
     # The scans do see what was written: every screening's keyed digest is in the database.
-    digests = [json.loads(a)["text_hmac"] for a in answers[:2 * len(POSTS):2]]
+    digests = [json.loads(a)["text_hmac"] for a in answers[: 2 * len(POSTS) : 2]]
     assert all(d in stored for d in digests)
     for needle in NEEDLES:
         assert not _holds(returned, needle), f"returned: {needle!r}"

@@ -28,8 +28,16 @@ def test_create_stores_and_answers_201(client, auth, session):
     assert r.status_code == 201, r.text
     data = r.json()
     assert r.headers["location"] == f"/v1/screenings/{data['id']}"
-    for key in ("verdict", "risk_score", "findings", "suggested_text", "policy_version",
-                "engine_version", "notes", "created_at"):
+    for key in (
+        "verdict",
+        "risk_score",
+        "findings",
+        "suggested_text",
+        "policy_version",
+        "engine_version",
+        "notes",
+        "created_at",
+    ):
         assert key in data
     assert data["verdict"] in {"allow", "review", "block"}
     assert PHONE not in data["suggested_text"]
@@ -55,8 +63,18 @@ def test_findings_have_the_documented_shape_and_explain(client, auth):
     findings = r.json()["findings"]
     assert findings, "a door code at the centre must produce findings"
     for f in findings:
-        assert set(f) == {"rule_id", "clause", "severity", "confidence", "spans", "evidence",
-                          "categories", "reason", "remediation", "explanation"}
+        assert set(f) == {
+            "rule_id",
+            "clause",
+            "severity",
+            "confidence",
+            "spans",
+            "evidence",
+            "categories",
+            "reason",
+            "remediation",
+            "explanation",
+        }
         assert "4821" not in f["evidence"] and PHONE not in f["evidence"]
         assert f["explanation"]["detector"]
         for span in f["spans"]:
@@ -78,8 +96,11 @@ def test_store_false_keeps_nothing(client, auth, session):
 
 
 def test_corporate_account_is_out_of_scope(client, auth):
-    body = post("Join Independence Project for our open day!", author={"id": "corp", "role": "corporate"},
-                context={"account": "corporate"})
+    body = post(
+        "Join Independence Project for our open day!",
+        author={"id": "corp", "role": "corporate"},
+        context={"account": "corporate"},
+    )
     r = _create(client, auth, body)
     assert r.status_code == 201
     assert r.json()["verdict"] == "allow"
@@ -137,8 +158,7 @@ def test_unparseable_json_and_invalid_utf8_are_400(client, auth):
 
 
 def test_oversized_body_is_413(client, auth):
-    r = client.post("/v1/screenings", content=b"x" * 1_100_000,
-                    headers={**auth(W), "Content-Type": "application/json"})
+    r = client.post("/v1/screenings", content=b"x" * 1_100_000, headers={**auth(W), "Content-Type": "application/json"})
     assert r.status_code == 413
 
 
@@ -169,10 +189,18 @@ def test_write_only_token_sees_only_its_own(client, auth):
 
 
 def test_list_filters(client, auth):
-    clean = _create(client, auth, post("What a lovely day for a picnic", platform="x",
-                                       author={"id": "f-a", "role": "staff"})).json()
-    risky = _create(client, auth, post("The door code at the centre is 4821, pass it on",
-                                       platform="instagram", author={"id": "f-b", "role": "staff"})).json()
+    clean = _create(
+        client, auth, post("What a lovely day for a picnic", platform="x", author={"id": "f-a", "role": "staff"})
+    ).json()
+    risky = _create(
+        client,
+        auth,
+        post(
+            "The door code at the centre is 4821, pass it on",
+            platform="instagram",
+            author={"id": "f-b", "role": "staff"},
+        ),
+    ).json()
     hr = auth(R)
 
     def ids(query):
@@ -212,9 +240,12 @@ def test_list_rejects_bad_queries(client, auth, query, status):
 
 
 def test_list_paginates_with_cursor(client, auth):
-    created = [_create(client, auth, post(f"Post number {i} about gardening",
-                                          author={"id": "pager", "role": "staff"})).json()["id"]
-               for i in range(5)]
+    created = [
+        _create(client, auth, post(f"Post number {i} about gardening", author={"id": "pager", "role": "staff"})).json()[
+            "id"
+        ]
+        for i in range(5)
+    ]
     seen, cursor = [], None
     while True:
         url = "/v1/screenings?author_id=pager&limit=2" + (f"&cursor={cursor}" if cursor else "")

@@ -165,9 +165,7 @@ def test_concurrent_sealers_and_writers_seal_every_row_exactly_once(fresh_databa
             assert report.ok, report
             assert report.sealed == writers * per_writer and report.pending == 0
             assert audit.verify(session).ok
-            counts = session.exec(
-                select(AuditEvent.details).where(AuditEvent.action == sealing.SEAL_ACTION)
-            ).all()
+            counts = session.exec(select(AuditEvent.details).where(AuditEvent.action == sealing.SEAL_ACTION)).all()
             assert sum(d["count"] for d in counts) == writers * per_writer, "no row sealed twice"
     finally:
         engine.dispose()

@@ -41,12 +41,7 @@ def char_ngrams(word: str) -> list[str]:
     """Return the padded character n-grams (``CHAR_MIN`` .. ``CHAR_MAX``) of one shaped word."""
     padded = f" {word} "
     size = len(padded)
-    return [
-        "c:" + padded[i : i + n]
-        for n in range(CHAR_MIN, CHAR_MAX + 1)
-        if n <= size
-        for i in range(size - n + 1)
-    ]
+    return ["c:" + padded[i : i + n] for n in range(CHAR_MIN, CHAR_MAX + 1) if n <= size for i in range(size - n + 1)]
 
 
 def text_features(words: Iterable[str], text: str) -> list[str]:

@@ -74,9 +74,7 @@ def side_by_side(named: dict[str, dict[str, Any]]) -> str:
     names = list(named)
     lines = [f"{'':<22}" + "".join(f"{n:>14}" for n in names)]
     for key in ("n", "verdict_accuracy", "block_recall", "block_flagged", "false_block_rate", "macro_f1"):
-        cells = "".join(
-            f"{named[n][key]:>14}" if key == "n" else f"{named[n][key]:>14.3f}" for n in names
-        )
+        cells = "".join(f"{named[n][key]:>14}" if key == "n" else f"{named[n][key]:>14.3f}" for n in names)
         lines.append(f"{key:<22}{cells}")
     lines.append("")
     lines.append(f"{'per rule (P / R / F1)':<22}" + "".join(f"{n:>22}" for n in names))
@@ -167,9 +165,11 @@ def main(argv: list[str] | None = None) -> int:
     tweets = tweet_rates(screener, load_external(pack, "heldout", required=False))
     emit("\nheld-out real tweets (never trained on, never about the organisation):")
     if tweets["clean"] or tweets["hateful"]:
-        emit(f"  {tweets['clean']} clean: blocked {tweets['clean_blocked']:.1%}, "
-             f"flagged {tweets['clean_flagged']:.1%}, "
-             f"an organisation-specific clause listed on {tweets['org_specific_fired']:.1%}")
+        emit(
+            f"  {tweets['clean']} clean: blocked {tweets['clean_blocked']:.1%}, "
+            f"flagged {tweets['clean_flagged']:.1%}, "
+            f"an organisation-specific clause listed on {tweets['org_specific_fired']:.1%}"
+        )
         emit(f"  {tweets['hateful']} hateful: flagged {tweets['hateful_flagged']:.1%}")
     else:
         emit("  (the external set is not here: skipped)")

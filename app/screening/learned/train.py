@@ -69,7 +69,6 @@ def heads_of(pack: PolicyPack) -> tuple[str, ...]:
     return (*clauses, *blocks, FLAG_HEAD)
 
 
-
 def training_records(pack: PolicyPack) -> list[dict[str, Any]]:
     """Return the posts the model learns from (corpus train split + external training share)."""
     records = load_split(pack, "train") + load_external(pack, "train")
