@@ -54,9 +54,11 @@ ADVERSARIAL = [
 
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_adversarial_100kb_finishes_well_under_a_second(screener, text):
-    started = time.perf_counter()
+    # CPU time of this thread: what catastrophic backtracking would blow up, and what other
+    # processes on a busy machine (CI runs two suites side by side) do not inflate.
+    started = time.thread_time()
     screener.screen(text, ctx("staff"))
-    assert time.perf_counter() - started < 1.0
+    assert time.thread_time() - started < 1.0
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
