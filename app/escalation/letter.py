@@ -12,9 +12,6 @@ from dataclasses import dataclass
 
 from app.escalation.wording import PolicyText
 
-# Every incident is a derogatory post; the Derogatory Posts section rests on this clause.
-BASE_RULE = "SM-COMPLAINT"
-
 
 @dataclass(frozen=True)
 class LetterIncident:
@@ -47,7 +44,9 @@ def _date(value: dt.datetime) -> str:
 
 def _sections(data: LetterInput, text: PolicyText) -> list[tuple[str, list[str]]]:
     org = text.organisation
-    rules = [BASE_RULE] + sorted({r for r in data.rule_ids if r != BASE_RULE and r in text.clauses})
+    # Every incident is a derogatory post: the clause the pack's ladder rests on comes first.
+    base = text.incident_rule
+    rules = [base] + sorted({r for r in data.rule_ids if r != base and r in text.clauses})
     intro = [
         f"Subject reference (as recorded by HR): {data.subject_id} ({data.subject_role.replace('_', ' ')})",
         f"Date: {data.today.strftime('%d %B %Y')}",
@@ -75,10 +74,7 @@ def _sections(data: LetterInput, text: PolicyText) -> list[tuple[str, list[str]]
     ]
     if data.subject_role in ("staff", "volunteer", "trustee"):
         consequences.append(f'"{text.ladder.get("disciplinary_referral", "")}"')
-    channel = [
-        "It is requested that you follow the correct channels by speaking to a staff member, or if "
-        "that is not appropriate, the managing director to resolve any issues.",
-    ]
+    channel = [text.ladder.get("resolve", "")]
     return [
         ("", intro),
         ("Incidents", incidents),

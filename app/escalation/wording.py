@@ -30,6 +30,7 @@ class PolicyText:
     ladder: Mapping[str, str]
     clauses: Mapping[str, str]
     organisation: str
+    incident_rule: str  # the clause a derogatory post breaches (the pack's ladder.incident_rule)
     source: str
     policy_version: str | None = None
 
@@ -64,6 +65,7 @@ def policy_text(pack_source: str | None = None) -> PolicyText:
         ladder=ladder,
         clauses={clause.rule_id: clause.text for clause in pack.clauses},
         organisation=pack.organisation.name,
+        incident_rule=pack.ladder.incident_rule,
         source="pack",
         policy_version=pack.policy_version,
     )

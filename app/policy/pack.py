@@ -32,16 +32,9 @@ def default_pack_name() -> str:
     return names[0]
 
 
-RULE_IDS = (
-    "SM-DEBATE",
-    "SM-RELATIONSHIPS",
-    "SM-REPUTATION",
-    "SM-ACCESS",
-    "SM-CONFIDENTIAL",
-    "SM-ORG-EMAIL",
-    "SM-AFFILIATION",
-    "SM-COMPLAINT",
-)
+#: The shape of a clause id (``SM-ACCESS``, ``HYC-WORK-EMAIL``): the ids themselves are the pack's.
+RULE_ID_PATTERN = r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+){1,4}$"
+_RULE_ID = re.compile(RULE_ID_PATTERN)
 LADDER_STAGES = ("spoken_to", "legal_letter", "attendance_denied", "disciplinary_referral", "resolved")
 
 
@@ -89,9 +82,9 @@ class Clause(_Frozen):
 
     @field_validator("rule_id")
     @classmethod
-    def _known_rule(cls, value: str) -> str:
-        if value not in RULE_IDS:
-            raise ValueError(f"unknown rule id {value!r}")
+    def _rule_id_shape(cls, value: str) -> str:
+        if not _RULE_ID.fullmatch(value) or len(value) > 40:
+            raise ValueError(f"rule id {value!r} must be upper-case words joined by hyphens, such as SM-ACCESS")
         return value
 
 
@@ -118,6 +111,9 @@ class LadderMeta(_Frozen):
     """The escalation ladder of the "Derogatory Posts and Comments" section."""
 
     steps: list[LadderStep]
+    incident_rule: str = Field(
+        description="the clause a recorded derogatory post breaches; the legal letter quotes it first"
+    )
 
     def step(self, stage: str) -> LadderStep:
         """Return the step for ``stage`` or raise KeyError."""
@@ -195,12 +191,17 @@ class PolicyPack(_Frozen):
     @model_validator(mode="after")
     def _complete(self) -> PolicyPack:
         ids = [c.rule_id for c in self.clauses]
-        missing = [r for r in RULE_IDS if r not in ids]
-        if missing:
-            raise ValueError(f"clauses: missing rule ids {missing}")
+        if not ids:
+            raise ValueError("clauses: the pack names no clause")
         dupes = sorted({r for r in ids if ids.count(r) > 1})
         if dupes:
             raise ValueError(f"clauses: duplicate rule ids {dupes}")
+        kinds = [c.evidence for c in self.clauses if c.evidence]
+        shared = sorted({k for k in kinds if kinds.count(k) > 1})
+        if shared:
+            raise ValueError(f"clauses: evidence {shared} is given to more than one clause")
+        if self.ladder.incident_rule not in ids:
+            raise ValueError(f"ladder.incident_rule: {self.ladder.incident_rule!r} is not one of the clauses {ids}")
         for key, words in self.lexicons.items():
             for word in words:
                 if not word.strip():

@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
-from app.policy.pack import RULE_IDS, load_pack
+from app.policy.pack import load_pack
 from app.screening.engine import Screener, build_screener
 from app.screening.types import AuthorRole, ScreenContext
 
@@ -74,9 +74,10 @@ def evaluate(records: Iterable[Mapping[str, Any]], screener: Screener, *, progre
     """
     records = list(records)
     total = len(records)
+    rule_ids = [c.rule_id for c in screener.pack.clauses]
     confusion = {e: dict.fromkeys(VERDICTS, 0) for e in VERDICTS}
-    counts = {r: {"tp": 0, "fp": 0, "fn": 0} for r in RULE_IDS}
-    misses: dict[str, list[dict[str, Any]]] = {r: [] for r in RULE_IDS}
+    counts = {r: {"tp": 0, "fp": 0, "fn": 0} for r in rule_ids}
+    misses: dict[str, list[dict[str, Any]]] = {r: [] for r in rule_ids}
     verdict_misses: list[dict[str, Any]] = []
     correct = 0
     for i, rec in enumerate(records):
@@ -91,7 +92,7 @@ def evaluate(records: Iterable[Mapping[str, Any]], screener: Screener, *, progre
             verdict_misses.append({"id": rid, "expected": expected, "got": got})
         exp_rules = set(rec.get("expected_rules") or [])
         got_rules = set(result.rule_ids)
-        for rule in RULE_IDS:
+        for rule in rule_ids:
             if rule in exp_rules and rule in got_rules:
                 counts[rule]["tp"] += 1
             elif rule in got_rules:
@@ -115,7 +116,7 @@ def evaluate(records: Iterable[Mapping[str, Any]], screener: Screener, *, progre
             "f1": round(f1, 4),
             "support": c["tp"] + c["fn"],
         }
-    supported = [r for r in RULE_IDS if rules[r]["support"] > 0]
+    supported = [r for r in rule_ids if rules[r]["support"] > 0]
     expected_block = sum(confusion["block"].values())
     expected_allow = sum(confusion["allow"].values())
     return {

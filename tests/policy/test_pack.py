@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from app.policy.pack import PACKS_DIR, RULE_IDS, PackError, load_pack
+from app.policy.pack import PACKS_DIR, PackError, load_pack
 
 POLICY_SENTENCES = {
     "SM-DEBATE": "You must not enter into any public debate on any issues that relate to Independence Project.",
@@ -31,7 +31,10 @@ def test_policy_version_is_version_plus_short_hash():
 
 def test_every_rule_has_a_clause_with_verbatim_text():
     pack = load_pack()
-    assert {c.rule_id for c in pack.clauses} == set(RULE_IDS)
+    assert [c.rule_id for c in pack.clauses] == [
+        "SM-DEBATE", "SM-RELATIONSHIPS", "SM-REPUTATION", "SM-ACCESS",
+        "SM-CONFIDENTIAL", "SM-ORG-EMAIL", "SM-AFFILIATION", "SM-COMPLAINT",
+    ]  # fmt: skip
     for rule_id, sentence in POLICY_SENTENCES.items():
         assert pack.clause(rule_id).text == sentence
     for clause in pack.clauses:
@@ -91,7 +94,10 @@ def _base_text() -> str:
     ("mutate", "message"),
     [
         (lambda t: t.replace('severity = "medium"', 'severity = "extreme"', 1), "severity"),
-        (lambda t: t.replace('rule_id = "SM-DEBATE"', 'rule_id = "SM-BOGUS"', 1), "SM-BOGUS"),
+        (lambda t: t.replace('rule_id = "SM-DEBATE"', 'rule_id = "sm debate"', 1), "sm debate"),
+        (lambda t: t.replace('rule_id = "SM-DEBATE"', 'rule_id = "SM-ACCESS"', 1), "duplicate rule ids"),
+        (lambda t: t.replace('incident_rule = "SM-COMPLAINT"', 'incident_rule = "SM-NOPE"', 1), "ladder.incident_rule"),
+        (lambda t: t.replace('evidence = "confidential"', 'evidence = "access"', 1), "more than one clause"),
         (lambda t: t.replace("block = 0.75", "block = 0.1", 1), "thresholds"),
         (lambda t: t.replace("[patterns]\n", "[patterns]\nbroken = '(unclosed'\n", 1), "patterns.broken"),
         (lambda t: t.replace('stage = "legal_letter"', 'stage = "prison"', 1), "ladder"),
@@ -103,6 +109,14 @@ def test_bad_pack_raises_pack_error_naming_the_entry(tmp_path, mutate, message):
         load_pack(_write(tmp_path, mutate(_base_text())))
     assert message in str(exc.value)
     assert isinstance(exc.value, ValueError)
+
+
+def test_clause_ids_are_the_packs_own(tmp_path):
+    """Another organisation's pack names its own clauses: nothing in Python fixes the ids."""
+    pack = load_pack(_write(tmp_path, _base_text().replace('"SM-', '"HYC-')))
+    assert [c.rule_id for c in pack.clauses][:2] == ["HYC-DEBATE", "HYC-RELATIONSHIPS"]
+    assert pack.ladder.incident_rule == "HYC-COMPLAINT"
+    assert pack.clause_for_evidence("access").rule_id == "HYC-ACCESS"
 
 
 def test_unknown_pack_name_and_path():

@@ -88,10 +88,10 @@ class DetectorRegistry:
         del self._detectors[name]
 
     def for_categories(self, categories: Iterable[str]) -> list[Detector]:
-        """Return the detectors that serve any of ``categories`` (rule ids), in run order.
+        """Return the detectors that serve any of ``categories`` (concepts of the policy), in run order.
 
         Args:
-            categories: Rule ids such as ``"SM-ACCESS"``.
+            categories: Concepts such as ``"access"`` (see each detector's ``categories``).
 
         Returns:
             Matching detectors.

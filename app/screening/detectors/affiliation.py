@@ -35,7 +35,7 @@ class AffiliationDetector(BaseDetector):
 
     name: ClassVar[str] = "affiliation"
     version: ClassVar[str] = "2"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-AFFILIATION"})
+    categories: ClassVar[frozenset[str]] = frozenset({"affiliation"})
     lexicons: ClassVar[tuple[str, ...]] = ("affiliation_claims",)
 
     def __init__(self, pack: PolicyPack) -> None:

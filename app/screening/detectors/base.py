@@ -158,7 +158,8 @@ class Detector(Protocol):
     Attributes:
         name: Unique, stable detector name.
         version: Bumped whenever the detector's behaviour changes.
-        categories: The rule ids this detector provides evidence for.
+        categories: The policy's concepts this detector gives evidence of (``access``, ``people``...),
+            named apart from any pack's clause ids.
         lexicons: Lexicon categories of the pack it needs scanned (the engine scans them once).
 
     """

@@ -28,7 +28,7 @@ class ComplaintDetector(LexiconDetector):
 
     name: ClassVar[str] = "complaint"
     version: ClassVar[str] = "2"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-COMPLAINT"})
+    categories: ClassVar[frozenset[str]] = frozenset({"complaint"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "complaint_strong",
         "complaint_weak",

@@ -29,7 +29,7 @@ class DebateDetector(LexiconDetector):
 
     name: ClassVar[str] = "debate"
     version: ClassVar[str] = "1"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-DEBATE"})
+    categories: ClassVar[frozenset[str]] = frozenset({"debate"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "debate_argue",
         "debate_opinion",

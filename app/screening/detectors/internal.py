@@ -39,7 +39,7 @@ class InternalMattersDetector(LexiconDetector):
 
     name: ClassVar[str] = "internal_matters"
     version: ClassVar[str] = "1"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-CONFIDENTIAL"})
+    categories: ClassVar[frozenset[str]] = frozenset({"confidential"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "internal_specific",
         "internal_hint",

@@ -39,7 +39,7 @@ class OffensiveDetector(LexiconDetector):
 
     name: ClassVar[str] = "offensive"
     version: ClassVar[str] = "2"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-REPUTATION", "SM-RELATIONSHIPS"})
+    categories: ClassVar[frozenset[str]] = frozenset({"abuse", "people"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "offensive_slurs",
         "offensive_abuse",

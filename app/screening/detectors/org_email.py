@@ -27,7 +27,7 @@ class OrgEmailDetector(LexiconDetector):
 
     name: ClassVar[str] = "org_email"
     version: ClassVar[str] = "1"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-ORG-EMAIL"})
+    categories: ClassVar[frozenset[str]] = frozenset({"org_email"})
     lexicons: ClassVar[tuple[str, ...]] = ("org_email_said", "signup_terms")
     signal_table: ClassVar[dict[str, tuple[str, float]]] = {
         "org_email_said": ("orgemail.said", 0.6),

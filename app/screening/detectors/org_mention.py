@@ -35,7 +35,7 @@ class OrgMentionDetector(BaseDetector):
 
     name: ClassVar[str] = "org_mention"
     version: ClassVar[str] = "1"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-AFFILIATION", "SM-COMPLAINT", "SM-DEBATE", "SM-CONFIDENTIAL"})
+    categories: ClassVar[frozenset[str]] = frozenset({"org_mention"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "org_names",
         "org_implicit",

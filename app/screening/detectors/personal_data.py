@@ -143,7 +143,7 @@ class PersonalDataDetector(LexiconDetector):
 
     name: ClassVar[str] = "personal_data"
     version: ClassVar[str] = "2"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-CONFIDENTIAL", "SM-RELATIONSHIPS"})
+    categories: ClassVar[frozenset[str]] = frozenset({"confidential", "people"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "health_terms",
         "incident_terms",

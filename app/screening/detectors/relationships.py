@@ -72,7 +72,7 @@ class RelationshipsDetector(LexiconDetector):
 
     name: ClassVar[str] = "relationships"
     version: ClassVar[str] = "2"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-RELATIONSHIPS"})
+    categories: ClassVar[frozenset[str]] = frozenset({"people"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "rel_targets",
         "rel_targets_specific",

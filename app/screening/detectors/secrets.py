@@ -99,7 +99,7 @@ class SecretsDetector(LexiconDetector):
 
     name: ClassVar[str] = "secrets"
     version: ClassVar[str] = "1"
-    categories: ClassVar[frozenset[str]] = frozenset({"SM-ACCESS"})
+    categories: ClassVar[frozenset[str]] = frozenset({"access"})
     lexicons: ClassVar[tuple[str, ...]] = (
         "credential_terms",
         "premises_code_terms",
