@@ -21,7 +21,7 @@ help:
 	@echo "make test           run the whole test suite (SQLite, or DATABASE_URL)"
 	@echo "make lint           ruff: lint rules and the formatter's check"
 	@echo "make format         apply the formatter (ruff format) and ruff's safe fixes"
-	@echo "make typecheck      mypy over app/, bench/ and migrations/ (settings in pyproject.toml)"
+	@echo "make typecheck      mypy over app/, bench/, migrations/ and tests/ (settings in pyproject.toml)"
 	@echo "make lock           re-resolve requirements/*.txt (hashed lock files) from pyproject.toml's ranges"
 	@echo "make openapi        regenerate openapi.json and openapi.md from the live spec"
 	@echo "make openapi-check  fail when openapi.json / openapi.md are stale"

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
+from typing import Any, TypeGuard
 
 import pytest
 from alembic import command
@@ -35,13 +36,14 @@ def _configured_url() -> str | None:
     return os.environ.get("DATABASE_URL")
 
 
-def _is_pg(url: str | None) -> bool:
-    return bool(url) and url.startswith("postgresql")
+def _is_pg(url: str | None) -> TypeGuard[str]:
+    return url is not None and url.startswith("postgresql")
 
 
 def postgres_base_url() -> str | None:
     """Return a reachable PostgreSQL URL (DATABASE_URL or the local default), or None."""
-    url = _configured_url() if _is_pg(_configured_url()) else os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG_URL)
+    configured = _configured_url()
+    url = configured if _is_pg(configured) else os.environ.get("TEST_POSTGRES_URL", DEFAULT_PG_URL)
     try:
         engine = create_engine(url, connect_args={"connect_timeout": 2})
         with engine.connect() as connection:
@@ -98,10 +100,10 @@ def migrate(settings: Settings, direction: str = "upgrade", target: str = "head"
     getattr(command, direction)(config, target)
 
 
-def make_settings(url: str, **overrides: object) -> Settings:
+def make_settings(url: str, **overrides: Any) -> Settings:
     """Test settings for a database URL."""
     # The background sealer and purge are off: tests that count audit events seal and purge explicitly.
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "env": "test",
         "database_url": url,
         "db_pool_size": 5,
@@ -111,7 +113,7 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "token_refusal_delay_seconds": 0,
     }
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)
 
 
 MAIN_DIALECT = "postgresql" if _is_pg(_configured_url()) else "sqlite"
@@ -184,9 +186,9 @@ TokenFactory = Callable[..., dict[str, str]]
 def auth(settings: Settings, clock: FakeClock) -> TokenFactory:
     """Return `auth("scope a", sub="x")` -> Authorization headers for a token fresh on the app's clock."""
 
-    def make(scopes: str = "", *, sub: str = "tester", **kwargs: object) -> dict[str, str]:
+    def make(scopes: str = "", *, sub: str = "tester", **kwargs: Any) -> dict[str, str]:
         kwargs.setdefault("now", clock.now().timestamp())
-        token = create_access_token(settings, sub=sub, scopes=scopes.split(), **kwargs)  # type: ignore[arg-type]
+        token = create_access_token(settings, sub=sub, scopes=scopes.split(), **kwargs)
         return {"Authorization": f"Bearer {token}"}
 
     return make

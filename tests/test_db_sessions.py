@@ -93,10 +93,15 @@ def test_reads_on_a_server_run_in_autocommit_and_close_without_a_thread(engines,
     assert seen == [True]
 
 
-def _pings(engine, monkeypatch):
-    pings = []
+def _pings(engine, monkeypatch) -> list[int]:
+    pings: list[int] = []
     real_ping = engine.dialect.do_ping
-    monkeypatch.setattr(engine.dialect, "do_ping", lambda conn: pings.append(1) or real_ping(conn))
+
+    def counting_ping(conn):
+        pings.append(1)
+        return real_ping(conn)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counting_ping)
     return pings
 
 

@@ -1,5 +1,7 @@
 """Alembic: upgrade, downgrade and upgrade again on both databases; models match migrations."""
 
+from typing import Any
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -102,7 +104,7 @@ def test_0006_voids_the_seals_it_invalidates_in_the_chain_and_verify_still_passe
     migrate(settings, "upgrade", "0005")
     engine = create_engine(empty_database.url)
     at = dt.datetime(2026, 1, 5, 10, 0, tzinfo=dt.UTC)
-    seal = {"seq": 1, "occurred_at": at, "actor": "system:sealer", "action": "screenings.sealed",
+    seal: dict[str, Any] = {"seq": 1, "occurred_at": at, "actor": "system:sealer", "action": "screenings.sealed",
             "target_type": "screening", "target_id": "x", "details": {"count": 1, "digest": "d"}}  # fmt: skip
     seal_hash = audit.event_hash(prev_hash="0" * 64, **seal)
     row_id = uuid.uuid4()
@@ -144,10 +146,8 @@ def sa_insert_event():
     """Return an INSERT into audit_event through the model's table (JSON and time types applied)."""
     import sqlalchemy as sa
 
-    from app.audit.models import AuditEvent
-
     # Revision 0005's columns only: later revisions add columns this database does not have yet.
     legacy = ("seq", "occurred_at", "actor", "action", "target_type", "target_id", "details", "prev_hash", "hash")
-    model = AuditEvent.__table__  # type: ignore[attr-defined]
+    model = metadata.tables["audit_event"]
     table = sa.Table(model.name, sa.MetaData(), *(sa.Column(c, model.c[c].type) for c in legacy))
     return table.insert()

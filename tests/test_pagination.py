@@ -33,6 +33,7 @@ def test_split_page_cuts_extra_row_and_points_at_last_kept():
     rows = [Row(i) for i in range(4)]
     kept, cursor = split_page(rows, 3)
     assert kept == rows[:3]
+    assert cursor is not None
     assert decode_cursor(cursor) == (rows[2].created_at, rows[2].id)
     assert split_page(rows[:3], 3) == (rows[:3], None)
 

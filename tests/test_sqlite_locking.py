@@ -11,9 +11,10 @@ import sqlite3
 import threading
 import time
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -75,12 +76,13 @@ def test_reads_answer_promptly_while_another_writer_holds_the_lock(sqlite_app):
 def test_a_writer_queues_behind_the_lock_and_succeeds_once_released(sqlite_app):
     client, path, _ = sqlite_app
     holder = _hold_write_lock(path)
-    result: dict[str, object] = {}
+    responses: list[httpx.Response] = []
+    elapsed: list[float] = []
 
     def post() -> None:
         started = time.perf_counter()
-        result["response"] = client.post("/v1/incidents", json=incident_body("vol-queue"))
-        result["elapsed"] = time.perf_counter() - started
+        responses.append(client.post("/v1/incidents", json=incident_body("vol-queue")))
+        elapsed.append(time.perf_counter() - started)
 
     writer = threading.Thread(target=post)
     writer.start()
@@ -91,9 +93,9 @@ def test_a_writer_queues_behind_the_lock_and_succeeds_once_released(sqlite_app):
     holder.commit()
     holder.close()
     writer.join(timeout=BUSY_TIMEOUT_MS / 1000)
-    response = result["response"]
-    assert response.status_code == 201, response.text  # type: ignore[attr-defined]
-    assert 0.4 < result["elapsed"] < BUSY_TIMEOUT_MS / 1000  # type: ignore[operator]
+    assert responses and elapsed, "the writer did not finish within the busy timeout"
+    assert responses[0].status_code == 201, responses[0].text
+    assert 0.4 < elapsed[0] < BUSY_TIMEOUT_MS / 1000
 
 
 def test_a_writer_gives_up_with_the_usual_error_after_the_busy_timeout(sqlite_app):
@@ -114,18 +116,22 @@ def test_a_writer_gives_up_with_the_usual_error_after_the_busy_timeout(sqlite_ap
 
 def test_read_connections_refuse_writes(sqlite_app):
     _, _, settings = sqlite_app
-    read_engine = build_read_engine(settings, engine=None)  # type: ignore[arg-type]
+    engine = build_engine(settings)
+    read_engine = build_read_engine(settings, engine)
     try:
+        assert read_engine is not engine
         with read_engine.connect() as connection:
             with pytest.raises(OperationalError, match="readonly"):
                 connection.execute(text("DELETE FROM auth_failure"))
     finally:
         read_engine.dispose()
+        engine.dispose()
 
 
 def test_memory_reads_through_the_write_engine_and_postgres_through_its_pool_in_autocommit():
-    sentinel = object()
-    assert build_read_engine(make_settings("sqlite://"), sentinel) is sentinel  # type: ignore[arg-type]
+    memory = create_engine("sqlite://")
+    assert build_read_engine(make_settings("sqlite://"), memory) is memory
+    memory.dispose()
     settings = make_settings("postgresql+psycopg://u@127.0.0.1/x")
     engine = build_engine(settings)
     read_engine = build_read_engine(settings, engine)

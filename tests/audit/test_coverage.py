@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.audit import service as audit
 from app.audit.keys import current as audit_keys
@@ -12,7 +12,9 @@ from tests.screening_api.factories import grant
 
 
 def _event(session, action: str) -> AuditEvent:
-    return session.exec(select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq.desc())).first()
+    return session.exec(
+        select(AuditEvent).where(AuditEvent.action == action).order_by(col(AuditEvent.seq).desc())
+    ).first()
 
 
 def test_a_deleted_protected_term_is_recorded_as_removed(client, auth, session):

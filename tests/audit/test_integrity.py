@@ -11,8 +11,10 @@ import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -60,7 +62,7 @@ class World:
 
 
 @pytest.fixture
-def world(fresh_database, auth) -> World:
+def world(fresh_database, auth) -> Iterator[World]:
     settings = make_settings(fresh_database.url)
     engine = build_engine(settings)
     with TestClient(create_app(settings, engine=build_engine(settings))) as client:
@@ -243,7 +245,7 @@ def test_legacy_events_verify_with_the_old_rule_until_the_switch_over(tmp_path):
         with engine.begin() as connection:
             prev = audit.GENESIS_HASH
             for seq in (1, 2):
-                fields = {
+                fields: dict[str, Any] = {
                     "seq": seq, "occurred_at": utcnow(), "actor": "hr", "action": "legacy.event",
                     "target_type": "thing", "target_id": str(seq), "details": {"n": seq},
                 }  # fmt: skip
@@ -262,7 +264,8 @@ def test_legacy_events_verify_with_the_old_rule_until_the_switch_over(tmp_path):
         migrate(settings, "upgrade", "head")
         with Session(engine) as session:
             unkeyed = audit.verify(session)
-            assert not unkeyed.ok and "no event is keyed" in unkeyed.reason
+            assert not unkeyed.ok and unkeyed.reason is not None
+            assert "no event is keyed" in unkeyed.reason
             audit.make_checkpoint(session)  # keys the chain: appends the audit.keyed switch-over
             session.commit()
             report = audit.verify(session)
@@ -275,7 +278,8 @@ def test_legacy_events_verify_with_the_old_rule_until_the_switch_over(tmp_path):
             drop_append_only_guards(connection)
             connection.execute(text("UPDATE audit_event SET keyed = 0 WHERE seq = 4"))
         with Session(engine) as session:
-            assert "unkeyed event follows keyed ones" in audit.verify(session).reason
+            broken = audit.verify(session)
+            assert broken.reason is not None and "unkeyed event follows keyed ones" in broken.reason
     finally:
         engine.dispose()
         db.drop()

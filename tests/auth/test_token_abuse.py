@@ -56,6 +56,7 @@ def test_clients_behind_one_nat_do_not_share_a_lockout(app, session, registered,
         session=session, name="payroll", scopes="incidents:read", pepper=settings.secret_key, actor="test"
     )
     session.commit()
+    assert other.client_secret is not None  # a new client always shows its secret
     nat = _from(app, "198.51.100.7")
     for _ in range(settings.token_failures_per_minute):
         nat.post("/v1/auth/token", data=_form(registered.client_id, "nope"))
@@ -94,6 +95,7 @@ def test_secret_hash_runs_with_no_database_connection_checked_out(fresh_database
             session=session, name="hr", scopes="incidents:read", pepper=settings.secret_key, actor="test"
         )
         session.commit()
+    assert created.client_secret is not None  # a new client always shows its secret
     seen: list[int] = []
     real_verify = service.verify_secret
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlmodel import select
 
 from app.db import get_session
 from app.screening.models import Screening
@@ -13,7 +14,11 @@ from bench import BARE_AUTHOR
 from bench.app import create_bench_app
 from tests.screening_api.factories import post
 
-BODY = {"post": post(), "suggested_text": "Lovely sunny walk by the river this morning.", "findings": []}
+BODY: dict[str, Any] = {
+    "post": post(),
+    "suggested_text": "Lovely sunny walk by the river this morning.",
+    "findings": [],
+}
 
 
 def test_the_service_has_no_bench_route(client):
@@ -27,7 +32,7 @@ def test_bare_insert_stores_one_row_and_stays_out_of_the_spec(settings, engine, 
     with TestClient(bench) as client:
         response = client.post("/bench/insert", json=BODY)
         assert response.status_code == 201
-        row = session.exec(select(Screening).where(Screening.id == uuid.UUID(response.json()["id"]))).one()[0]
+        row = session.exec(select(Screening).where(Screening.id == uuid.UUID(response.json()["id"]))).one()
         assert (row.author_id, row.text_length) == (BARE_AUTHOR, len(BODY["post"]["text"]))
         assert row.text_hmac and BODY["post"]["text"] not in row.text_hmac
         assert not any(p.startswith("/bench") for p in client.get("/openapi.json").json()["paths"])

@@ -295,7 +295,9 @@ def test_new_resource_locations_have_a_get_route():
         header = op["responses"].get("201", {}).get("headers", {}).get("Location")
         if header is None:
             continue
-        template = re.search(r"`(/v1/[^`]+)`", header["description"]).group(1)
+        match = re.search(r"`(/v1/[^`]+)`", header["description"])
+        assert match, f"{op['operationId']}: the Location description names no /v1/ path"
+        template = match.group(1)
         assert template in paths and "get" in paths[template], f"{op['operationId']}: no GET {template}"
 
 

@@ -140,8 +140,9 @@ def test_dockerfile_installs_the_lock_and_runs_workers_unprivileged():
     assert text.index("--require-hashes") < text.index("--no-deps")
     users = re.findall(r"^USER (\S+)", text, re.M)
     assert users and users[-1] not in {"root", "0"}
-    cmd = re.search(r"^CMD (.+)$", text, re.M).group(1)
-    assert json.loads(cmd)[0] == "uvicorn", "exec form, so uvicorn is PID 1 and gets SIGTERM"
+    cmd = re.search(r"^CMD (.+)$", text, re.M)
+    assert cmd, "the Dockerfile has no CMD"
+    assert json.loads(cmd.group(1))[0] == "uvicorn", "exec form, so uvicorn is PID 1 and gets SIGTERM"
     assert re.search(r"^\s*WEB_CONCURRENCY=[2-9]", text, re.M), "uvicorn reads its worker count from WEB_CONCURRENCY"
     assert "/readyz" in text
 
@@ -158,7 +159,12 @@ def _pins(lock: str) -> dict[str, str]:
 
 
 def _names(requirements: list[str]) -> set[str]:
-    return {re.match(r"[A-Za-z0-9_.\-]+", r).group(0).lower().replace("_", "-") for r in requirements}
+    names = set()
+    for requirement in requirements:
+        name = re.match(r"[A-Za-z0-9_.\-]+", requirement)
+        assert name, f"no package name in {requirement!r}"
+        names.add(name.group(0).lower().replace("_", "-"))
+    return names
 
 
 def test_lock_files_pin_every_dependency_with_hashes():
@@ -175,8 +181,9 @@ def test_lock_files_pin_every_dependency_with_hashes():
 
 def test_make_installs_from_the_lock():
     makefile = (PROJECT_ROOT / "Makefile").read_text(encoding="utf-8")
-    target = re.search(r"^\$\(VENV\)/\.installed:(.*)$", makefile, re.M).group(1)
-    assert "$(LOCK_DEV)" in target, "editing the lock must reinstall the venv"
+    target = re.search(r"^\$\(VENV\)/\.installed:(.*)$", makefile, re.M)
+    assert target, "the Makefile has no $(VENV)/.installed rule"
+    assert "$(LOCK_DEV)" in target.group(1), "editing the lock must reinstall the venv"
     assert "--require-hashes -r $(LOCK_DEV)" in makefile
     assert "--no-deps -e ." in makefile
     assert re.search(r"^PIP_TOOLS_VERSION := \d+\.\d+\.\d+$", makefile, re.M)

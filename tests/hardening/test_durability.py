@@ -12,6 +12,7 @@ import itertools
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -44,7 +45,9 @@ def _incident(n: int) -> dict:
     }
 
 
-def _load(base_url: str, headers: dict, stop: threading.Event, acked: list, counter) -> None:
+def _load(
+    base_url: str, headers: dict[str, str], stop: threading.Event, acked: list[tuple[str, str]], counter: Iterator[int]
+) -> None:
     with httpx.Client(base_url=base_url, headers=headers, timeout=10) as client:
         while not stop.is_set():
             n = next(counter)
@@ -73,7 +76,8 @@ def test_sigkill_mid_load_loses_nothing_acknowledged(kind, tmp_path):
         token = create_access_token(settings, sub="durability", scopes=SCOPES)
         headers = {"Authorization": f"Bearer {token}"}
         server = Server(db.url, tmp_path / "server.log").start()
-        stop, acked, counter = threading.Event(), [], itertools.count()
+        stop, counter = threading.Event(), itertools.count()
+        acked: list[tuple[str, str]] = []
         threads = [
             threading.Thread(target=_load, args=(server.base_url, headers, stop, acked, counter), daemon=True)
             for _ in range(THREADS)

@@ -72,7 +72,9 @@ def _read_only_url(url: str, dialect: str) -> str:
     if dialect == "sqlite":
         return f"sqlite:///file:{make_url(url).database}?mode=ro&uri=true"
     parsed = make_url(url)
-    options = parsed.query["options"] + " -cdefault_transaction_read_only=on"
+    options = parsed.query["options"]
+    assert isinstance(options, str), "one options parameter"
+    options += " -cdefault_transaction_read_only=on"
     return parsed.update_query_dict({"options": options}).render_as_string(hide_password=False)
 
 

@@ -215,8 +215,16 @@ def test_four_sealers_and_concurrent_writers_keep_one_unforked_chain(cluster):
     assert 1 <= seals <= 60  # several batches, each sealed once
 
 
-def _load(cluster: Cluster, stop: threading.Event, acked: list, counter: Iterator[int], after_kill: list) -> None:
+def _load(
+    cluster: Cluster,
+    stop: threading.Event,
+    acked: list[tuple[str, str]],
+    counter: Iterator[int],
+    after_kill: list[int],
+) -> None:
     """A client behind a load balancer: alternate instances, fail over when one is gone."""
+    first = cluster.a.process
+    assert first is not None, "the cluster fixture starts both instances"
     clients = [httpx.Client(base_url=s.base_url, headers=cluster.headers, timeout=10) for s in cluster.instances]
     try:
         while not stop.is_set():
@@ -234,7 +242,7 @@ def _load(cluster: Cluster, stop: threading.Event, acked: list, counter: Iterato
                     continue  # that instance is gone: the other one takes the request
                 if response.status_code == 201:
                     acked.append((kind, response.json()["id"]))
-                    if client is clients[1] and cluster.a.process.poll() is not None:
+                    if client is clients[1] and first.poll() is not None:
                         after_kill.append(n)
                 else:
                     acked.append(("error", f"{response.status_code} {response.text[:200]}"))
@@ -245,7 +253,9 @@ def _load(cluster: Cluster, stop: threading.Event, acked: list, counter: Iterato
 
 
 def test_sigkill_one_instance_the_other_serves_and_nothing_acknowledged_is_lost(cluster):
-    stop, acked, after_kill, counter = threading.Event(), [], [], itertools.count()
+    stop, counter = threading.Event(), itertools.count()
+    acked: list[tuple[str, str]] = []
+    after_kill: list[int] = []
     threads = [threading.Thread(target=_load, args=(cluster, stop, acked, counter, after_kill)) for _ in range(6)]
     for thread in threads:
         thread.start()

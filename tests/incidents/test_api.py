@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
 from app.audit.service import verify
@@ -27,11 +27,11 @@ def test_create_returns_201_location_fields_and_case(client, hr, session):
     assert body["reported_by"] == "hr-anna"
     assert body["evidence"] == "Screenshot HR-117"
     assert body["case"] == {"stage": "none", "version": 1, "status": "open"}
-    actions = [e.action for e in session.exec(select(AuditEvent).order_by(AuditEvent.seq)).all()]
+    actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()]
     assert actions[-2:] == ["incident.created", "escalation.opened"]
     assert verify(session).ok
     details = (
-        session.exec(select(AuditEvent).where(AuditEvent.action == "incident.created").order_by(AuditEvent.seq))
+        session.exec(select(AuditEvent).where(AuditEvent.action == "incident.created").order_by(col(AuditEvent.seq)))
         .all()[-1]
         .details
     )

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 
 import pytest
 from sqlmodel import Session
@@ -14,6 +15,7 @@ from sqlmodel import Session
 from app import cli
 from app.db import build_engine
 from app.policy.models import PolicyReview
+from app.settings import Settings
 from tests.conftest import make_settings
 
 
@@ -22,19 +24,25 @@ def _run(*args, env_extra=None):
     return subprocess.run([sys.executable, "-m", "app", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
+@dataclass
+class PolicyStatusCli:
+    """`policy-status` run in-process; `settings` name the database it reads."""
+
+    settings: Settings
+    capsys: pytest.CaptureFixture[str]
+
+    def __call__(self, *argv: str) -> tuple[int, str, str]:
+        code = cli.main(["policy-status", *argv])
+        out = self.capsys.readouterr()
+        return code, out.out, out.err
+
+
 @pytest.fixture
-def run_cli(fresh_database, monkeypatch, capsys):
+def run_cli(fresh_database, monkeypatch, capsys: pytest.CaptureFixture[str]) -> PolicyStatusCli:
     """Run the CLI in-process against the fresh database; returns (exit code, stdout, stderr)."""
     settings = make_settings(fresh_database.url)
     monkeypatch.setattr(cli, "get_settings", lambda: settings)
-
-    def run(*argv):
-        code = cli.main(["policy-status", *argv])
-        out = capsys.readouterr()
-        return code, out.out, out.err
-
-    run.settings = settings
-    return run
+    return PolicyStatusCli(settings, capsys)
 
 
 def test_subprocess_reports_the_nov_2019_policy_as_overdue(fresh_database):
@@ -60,13 +68,13 @@ def test_subprocess_reports_the_nov_2019_policy_as_overdue(fresh_database):
         ("2020-11-02", 2, "OVERDUE by 1 days"),
     ],
 )
-def test_exit_code_per_status(run_cli, today, code, words):
+def test_exit_code_per_status(run_cli: PolicyStatusCli, today, code, words):
     exit_code, out, err = run_cli("--today", today)
     assert (exit_code, err) == (code, "")
     assert words in out and len(out.strip().splitlines()) == 1
 
 
-def test_a_recorded_review_is_read_from_the_database(run_cli):
+def test_a_recorded_review_is_read_from_the_database(run_cli: PolicyStatusCli):
     engine = build_engine(run_cli.settings)
     try:
         with Session(engine) as session:

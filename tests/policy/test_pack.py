@@ -77,7 +77,7 @@ def test_organisation_identity_review_and_ladder():
 def test_pack_is_frozen():
     pack = load_pack()
     with pytest.raises(ValidationError):
-        pack.version = "9"  # type: ignore[misc]
+        pack.version = "9"  # type: ignore[misc]  # assigning to a frozen field on purpose
 
 
 def _write(tmp_path: Path, text: str) -> str:

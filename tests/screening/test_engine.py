@@ -6,9 +6,11 @@ import dataclasses
 
 import pytest
 
+from app.policy.pack import PolicyPack
 from app.screening.engine import ENGINE_VERSION, Screener
 from app.screening.rules import verdict_of
 from app.screening.types import (
+    AuthorRole,
     Explanation,
     Finding,
     ScreenContext,
@@ -68,14 +70,14 @@ from tests.screening.conftest import ctx
         ("Proud to volunteer at Independence Project", "family_member", {}, "allow", set()),
     ],
 )
-def test_verdicts_and_rules(screener, text, role, extra, verdict, rules):
+def test_verdicts_and_rules(screener: Screener, text, role, extra, verdict, rules):
     """The deterministic layer alone (exact-evidence rules)."""
     result = screener.screen(text, ctx(role, **extra))
     assert result.verdict.value == verdict, result.findings
     assert set(result.rule_ids) == rules
 
 
-def test_spans_point_into_the_original_text(screener):
+def test_spans_point_into_the_original_text(screener: Screener):
     text = "door c0de for the back r00m is n0w 5 5\u200b1 2, team"
     result = screener.screen(text, ctx("staff"))
     finding = next(f for f in result.findings if f.rule_id == "SM-ACCESS")
@@ -84,7 +86,7 @@ def test_spans_point_into_the_original_text(screener):
     assert "5512" not in finding.evidence and "[CODE]" in finding.evidence
 
 
-def test_finding_fields_and_explanation(screener, pack):
+def test_finding_fields_and_explanation(screener: Screener, pack: PolicyPack):
     result = screener.screen("Alarm code at the centre is 2468", ctx("staff"))
     finding = next(f for f in result.findings if f.rule_id == "SM-ACCESS")
     assert finding.clause == pack.clause("SM-ACCESS").text
@@ -99,10 +101,10 @@ def test_finding_fields_and_explanation(screener, pack):
     assert result.policy_version == pack.policy_version
     assert result.engine_version == ENGINE_VERSION
     with pytest.raises(dataclasses.FrozenInstanceError):
-        finding.confidence = 0.1  # type: ignore[misc]
+        finding.confidence = 0.1  # type: ignore[misc]  # assigning to a frozen field on purpose
 
 
-def test_suggested_text_uses_typed_placeholders(screener):
+def test_suggested_text_uses_typed_placeholders(screener: Screener):
     text = (
         "Leo (9) from Saturday club, mum on 07700 900123, leo.mum@example.com, "
         "NHS 943 476 5919, DOB 01/02/2016, LS6 2QT, 12 Mill Road, door code is 1357"
@@ -116,11 +118,11 @@ def test_suggested_text_uses_typed_placeholders(screener):
     assert result.verdict is Verdict.BLOCK
 
 
-def test_corporate_account_is_out_of_scope(screener):
+def test_corporate_account_is_out_of_scope(screener: Screener):
     result = screener.screen(
         "Our door code is 1234 and Jack (5) loves it here!",
         ScreenContext(
-            author_role="corporate", account="corporate", registration_email="info@independenceproject.co.uk"
+            author_role=AuthorRole.CORPORATE, account="corporate", registration_email="info@independenceproject.co.uk"
         ),
     )
     assert result.verdict is Verdict.ALLOW
@@ -128,7 +130,7 @@ def test_corporate_account_is_out_of_scope(screener):
     assert result.notes and "out of scope" in result.notes[0]
 
 
-def test_deterministic(screener, pack):
+def test_deterministic(screener: Screener, pack: PolicyPack):
     text = "Ruby (6) at the centre, door code 4 4 7 1, Independence Project is a shambles 🙄"
     first = screener.screen(text, ctx("staff"))
     for _ in range(3):
@@ -136,7 +138,7 @@ def test_deterministic(screener, pack):
     assert Screener(pack).screen(text, ctx("staff")) == first
 
 
-def test_findings_sorted_strongest_first(screener):
+def test_findings_sorted_strongest_first(screener: Screener):
     result = screener.screen("I work at Independence Project. Door code is 9090 and it's a shambles", ctx("staff"))
     keys = [f.sort_key() for f in result.findings]
     assert keys == sorted(keys)
@@ -161,11 +163,11 @@ def test_verdict_combination(actions, expected):
     assert verdict_of([_finding(r, a) for r, a in actions]) is expected
 
 
-def test_result_types_are_frozen(screener):
+def test_result_types_are_frozen(screener: Screener):
     result = screener.screen("hello", None)
     assert isinstance(result, ScreenResult)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        result.verdict = Verdict.BLOCK  # type: ignore[misc]
+        result.verdict = Verdict.BLOCK  # type: ignore[misc]  # assigning to a frozen field on purpose
 
 
 def test_span_validation():
@@ -174,11 +176,13 @@ def test_span_validation():
 
 
 def test_context_accepts_plain_strings():
-    assert ScreenContext(author_role="volunteer").author_role.value == "volunteer"
+    # JSON callers pass plain strings; the context stores the enum and refuses an unknown account.
+    role = ScreenContext(author_role="volunteer").author_role  # type: ignore[arg-type]  # a str on purpose
+    assert role is AuthorRole.VOLUNTEER
     with pytest.raises(ValueError):
-        ScreenContext(account="shared")  # type: ignore[arg-type]
+        ScreenContext(account="shared")  # type: ignore[arg-type]  # an invalid account on purpose
 
 
-def test_non_string_text_is_rejected(screener):
+def test_non_string_text_is_rejected(screener: Screener):
     with pytest.raises(TypeError):
-        screener.screen(None)  # type: ignore[arg-type]
+        screener.screen(None)  # type: ignore[arg-type]  # a non-string on purpose

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from app.screening.learned.features import char_ngrams, context_features, symbol
 from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, ClauseSpec, decide
 from app.screening.learned.model import ClauseModel, ModelError, artifact_path, load_model
 from app.screening.normalize import normalize, tokens_and_words
-from app.screening.types import ScreenContext, Verdict
+from app.screening.types import AuthorRole, ScreenContext, Verdict
 from tests.screening.conftest import ctx
 
 
@@ -49,7 +50,7 @@ def test_char_ngrams_are_padded_and_bounded() -> None:
 
 
 def test_context_features_mark_an_organisation_sign_up_on_any_subdomain() -> None:
-    c = ScreenContext(author_role="staff", registration_email="Jo.Bloggs@Mail.IndependenceProject.co.uk")
+    c = ScreenContext(author_role=AuthorRole.STAFF, registration_email="Jo.Bloggs@Mail.IndependenceProject.co.uk")
     feats = context_features(c, ["independenceproject.co.uk"])
     assert {"role:staff", "signup", "signup:org_domain"} <= set(feats)
     other = context_features(ScreenContext(registration_email="jo@independenceproject.com"),
@@ -89,8 +90,12 @@ def _toy_records() -> list[dict]:
     return out
 
 
+#: The exported model, its training data, and the scikit-learn vectoriser and heads it was exported from.
+ToyModel = tuple[ClauseModel, training.Featurised, training._Vectors, list[Any]]
+
+
 @pytest.fixture(scope="module")
-def toy_model(pack: PolicyPack, tmp_path_factory: pytest.TempPathFactory) -> tuple[ClauseModel, training.Featurised]:
+def toy_model(pack: PolicyPack, tmp_path_factory: pytest.TempPathFactory) -> ToyModel:
     data = training.featurise(pack, _toy_records(), Screener(pack))
     training.MIN_DF = 1  # the toy set is tiny; restored below
     try:
@@ -103,14 +108,11 @@ def toy_model(pack: PolicyPack, tmp_path_factory: pytest.TempPathFactory) -> tup
         training.MIN_DF = 2
     path = tmp_path_factory.mktemp("model") / "toy.npz"
     path.write_bytes(raw)
-    model = ClauseModel(path)
-    model._sklearn = (vec, heads)  # type: ignore[attr-defined]
-    return model, data
+    return ClauseModel(path), data, vec, heads
 
 
-def test_exported_weights_score_exactly_like_scikit_learn(toy_model, pack: PolicyPack) -> None:
-    model, data = toy_model
-    vec, heads = model._sklearn  # type: ignore[attr-defined]
+def test_exported_weights_score_exactly_like_scikit_learn(toy_model: ToyModel, pack: PolicyPack) -> None:
+    model, data, vec, heads = toy_model
     x = vec.transform(data.text, data.meta)
     library = np.column_stack([h.decision_function(x) for h in heads])
     screener = Screener(pack)
@@ -249,13 +251,13 @@ def test_a_learned_finding_points_at_the_sentence_that_carries_it(fused: Screene
 
 def test_a_registration_on_the_org_domain_is_blocked_by_exact_evidence(fused: Screener) -> None:
     res = fused.screen("New account, hello everyone!",
-                       ScreenContext(author_role="staff", registration_email="sam.jones@independenceproject.co.uk"))  # fmt: skip
+                       ScreenContext(author_role=AuthorRole.STAFF, registration_email="sam.jones@independenceproject.co.uk"))  # fmt: skip
     assert res.verdict is Verdict.BLOCK and "SM-ORG-EMAIL" in res.rule_ids
 
 
 def test_corporate_posts_stay_out_of_scope(fused: Screener) -> None:
     res = fused.screen(
-        "Independence Project are a disgrace", ScreenContext(author_role="corporate", account="corporate")
+        "Independence Project are a disgrace", ScreenContext(author_role=AuthorRole.CORPORATE, account="corporate")
     )
     assert res.verdict is Verdict.ALLOW and res.findings == ()
 
@@ -275,7 +277,7 @@ def test_the_same_post_always_gets_the_same_result(fused: Screener) -> None:
 
 
 #: Clear-cut posts on the clauses the model decides (once rules of the deterministic layer).
-CLEAR_CASES = [
+CLEAR_CASES: list[tuple[str, str, dict[str, Any], str, str | None]] = [
     ("Independence Project lost my son's coat again, not good enough", "family_member", {}, "block", "SM-COMPLAINT"),
     ("Funny how the centre finds money for a new sign but not for staff", "staff", {}, "review", "SM-COMPLAINT"),
     ("My manager Dave is useless and lazy", "staff", {}, "block", "SM-RELATIONSHIPS"),

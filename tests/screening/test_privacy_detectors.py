@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 
 from app.screening.detectors.personal_data import name_extent, ni_number_ok
-from app.screening.types import ScreenContext
+from app.screening.engine import Screener
+from app.screening.types import AuthorRole, ScreenContext
 
 
-def _signals(screener, text: str, kind: str) -> list[str]:
-    analysis = screener.analyse(text, ScreenContext(author_role="volunteer"))
+def _signals(screener: Screener, text: str, kind: str) -> list[str]:
+    analysis = screener.analyse(text, ScreenContext(author_role=AuthorRole.VOLUNTEER))
     return [text[s.span.start : s.span.end] for s in analysis.signals.get(kind)]
 
 
@@ -34,7 +35,7 @@ def test_ni_prefix_rules_are_hmrcs(prefix, ok):
         ("tyre code ab123456 fits", []),
     ],
 )
-def test_ni_numbers(screener, text, found):
+def test_ni_numbers(screener: Screener, text, found):
     assert _signals(screener, text, "pii.ni_number") == found
 
 
@@ -49,11 +50,11 @@ def test_ni_numbers(screener, text, found):
         "ring ０７７００ ９００３１８ tonight",
     ],
 )
-def test_disguised_phone_numbers(screener, text):
+def test_disguised_phone_numbers(screener: Screener, text):
     assert len(_signals(screener, text, "pii.phone")) == 1
 
 
-def test_words_with_o_are_not_phones(screener):
+def test_words_with_o_are_not_phones(screener: Screener):
     assert _signals(screener, "good food, look at the zoo, 0 of 10 done", "pii.phone") == []
 
 
@@ -66,21 +67,21 @@ def test_words_with_o_are_not_phones(screener):
         ("alarm code oh double seven nine", "oh double seven nine"),
     ],
 )
-def test_spelled_out_codes_are_redacted(screener, text, code):
+def test_spelled_out_codes_are_redacted(screener: Screener, text, code):
     assert code in _signals(screener, text, "secret.spelled_code")
-    result = screener.screen(text, ScreenContext(author_role="volunteer"))
+    result = screener.screen(text, ScreenContext(author_role=AuthorRole.VOLUNTEER))
     assert code not in result.suggested_text and "[CODE]" in result.suggested_text
     assert all(code not in f.evidence for f in result.findings)
 
 
-def test_spelled_codes_are_not_a_feature_of_the_shipped_model(screener):
+def test_spelled_codes_are_not_a_feature_of_the_shipped_model(screener: Screener):
     # The shipped model was trained without this signal: seeing it would change its predictions.
     analysis = screener.analyse("the door code is four seven one two", ScreenContext())
     assert analysis.signals.has("secret.spelled_code")
     assert not any("spelled" in m for m in analysis.meta)
 
 
-def test_counting_words_are_not_codes(screener):
+def test_counting_words_are_not_codes(screener: Screener):
     assert _signals(screener, "the password is one of those things", "secret.spelled_code") == []
 
 
@@ -108,8 +109,8 @@ def test_a_name_takes_its_surname_and_age(text, name, covered):
          ["Oliver", "Twistleton", "age 7"]),
     ],
 )  # fmt: skip
-def test_evidence_is_redacted_like_suggested_text(screener, text, gone):
-    result = screener.screen(text, ScreenContext(author_role="volunteer"))
+def test_evidence_is_redacted_like_suggested_text(screener: Screener, text, gone):
+    result = screener.screen(text, ScreenContext(author_role=AuthorRole.VOLUNTEER))
     assert result.findings
     for word in gone:
         assert word not in result.suggested_text

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -23,7 +24,7 @@ class ShoutDetector(BaseDetector):
     name = "shout"
     version = "1"
     categories = frozenset({"SM-ORG-EMAIL"})
-    lexicons = ()
+    lexicons: ClassVar[tuple[str, ...]] = ()
 
     def detect(self, doc: Doc, *, context: ScreenContext) -> list[Signal]:
         if doc.original.isupper() and len(doc.original) > 5:
@@ -54,7 +55,7 @@ def test_registry_add_remove_for_categories(pack):
     with pytest.raises(KeyError):
         registry.remove("shout")
     with pytest.raises(TypeError):
-        registry.add(object())  # type: ignore[arg-type]
+        registry.add(object())  # type: ignore[arg-type]  # not a detector, on purpose
 
 
 def test_detector_needing_an_unknown_lexicon_fails_loudly(pack):

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
 from app.authorities.models import AuthorityGrant
@@ -105,7 +105,8 @@ def test_revoke_keeps_the_row(client, auth, session):
     assert again.status_code == 200 and again.json()["revoked_at"] == r.json()["revoked_at"]
     assert client.delete(f"/v1/authorities/{uuid.uuid4()}", headers=auth(AW)).status_code == 404
     actions = [
-        e.action for e in session.exec(select(AuditEvent).where(AuditEvent.target_id == gid).order_by(AuditEvent.seq))
+        e.action
+        for e in session.exec(select(AuditEvent).where(AuditEvent.target_id == gid).order_by(col(AuditEvent.seq)))
     ]
     assert actions == ["authority.granted", "authority.revoked"]
 
