@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
+from app.audit import coverage
+from app.audit import keys as audit_keys
 from app.audit import service as audit
 from app.db import utcnow
 from app.errors import NotFound, Unprocessable
@@ -47,7 +49,12 @@ def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
 def create(
     *, session: Session, incident_in: IncidentCreate, actor: str, now: dt.datetime | None = None
 ) -> tuple[Incident, EscalationCase]:
-    """Record an incident (at `now`), open (or reopen) the subject's case, and audit both."""
+    """Record an incident (at `now`) and open (or reopen) the subject's case.
+
+    The incident is not appended to the audit chain here (every writer would queue on the chain's
+    head): it is stored with its keyed digest and sealed in a batch by the background sealer. A
+    change to the case (opened, reopened, role changed) is audited in this transaction.
+    """
     now = now or utcnow()
     if incident_in.screening_id is not None:
         _check_screening(session, incident_in.screening_id)
@@ -60,6 +67,11 @@ def create(
         actor=actor,
         now=now,
     )
+    last_step = opened.case.last_step_at
+    if last_step is not None and now <= last_step:
+        # A step committed while this request waited for the case's lock: the incident is recorded
+        # after it, so it must count towards the next step ("repeated"), not fall before this one.
+        now = last_step + dt.timedelta(microseconds=1)
     incident = Incident(
         id=incident_id,
         subject_id=incident_in.subject.id,
@@ -74,25 +86,23 @@ def create(
         reported_by=actor,
         created_at=now,
     )
+    # The sealer records the incident in the audit chain shortly after (`app.incidents.sealing`);
+    # until then the keyed digest stored with it shows it was written by the service, unchanged.
+    incident.audit_digest = coverage.object_digest(audit_keys.current(), "incident", incident)
     session.add(incident)
     session.flush()
-    # Audit last: it locks the chain head until commit. Ids and kinds only, never text.
-    audit.record(
-        session,
-        actor=actor,
-        action="incident.created",
-        target_type="incident",
-        target_id=str(incident.id),
-        details={
-            "case_id": str(opened.case.id),
-            "subject_role": incident.subject_role,
-            "platform": incident.platform,
-            "screening_id": str(incident.screening_id) if incident.screening_id else None,
-            "has_evidence": incident.evidence is not None,
-        },
-        # The case too when a changed role was written to it (a ladder event covers its other changes).
-        covers=[("incident", incident.id)] + ([("escalation_case", opened.case.id)] if opened.role_changed else []),
-    )
+    if opened.role_changed:
+        # The case row changed without a ladder event of its own: record its new state now.
+        audit.record(
+            session,
+            actor=actor,
+            action="escalation.role_changed",
+            target_type=escalation.AUDIT_TARGET,
+            target_id=str(opened.case.id),
+            details={"incident_id": str(incident.id), "subject_role": incident.subject_role},
+            covers=[("escalation_case", opened.case.id)],
+        )
+    # Opening or reopening the case is a ladder event (rare: once per subject or resolution).
     opened.audit(session, actor=actor)
     return incident, opened.case
 
