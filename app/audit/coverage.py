@@ -117,11 +117,6 @@ def digests(session: Session, keys: AuditKeys, refs: Iterable[tuple[str, Any]]) 
     return entries
 
 
-def object_digest(keys: AuditKeys, row_type: str, obj: Any) -> str:
-    """Return the digest a row will have once `obj` (a table model about to be inserted) is stored."""
-    return row_digest(keys, row_type, {c.name: getattr(obj, c.name) for c in _DIGESTED[row_type]})
-
-
 def removed(row_type: str, ids: Iterable[Any]) -> list[RowEntry]:
     """Return `details.rows` entries saying these rows were removed legitimately."""
     return [[row_type, str(i), None] for i in ids]
