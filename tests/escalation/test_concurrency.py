@@ -9,7 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections import Counter
+from collections.abc import Callable
+from functools import partial
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -29,34 +32,49 @@ from tests.incidents.factories import incident_body
 N = 20
 
 
+def _all_at_once(calls: list[Callable[[], httpx.Response]]) -> list[httpx.Response]:
+    """Run each call in its own thread, released together by a barrier; return the responses in order."""
+    barrier = threading.Barrier(len(calls))
+    responses: list[httpx.Response | None] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        barrier.wait()
+        responses[i] = calls[i]()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert all(r is not None for r in responses), "a request did not finish"
+    return [r for r in responses if r is not None]
+
+
+def _advances(
+    client: TestClient, subject_id: str, headers: dict[str, str], n: int
+) -> list[Callable[[], httpx.Response]]:
+    """`n` advances of the subject's case from version 1, each its own call."""
+    return [
+        partial(
+            client.post,
+            f"/v1/escalations/{subject_id}/advance",
+            json={"reason": f"attempt {i}"},
+            headers={**headers, "If-Match": '"1"'},
+        )
+        for i in range(n)
+    ]
+
+
 def test_simultaneous_advances_exactly_one_succeeds(fresh_database):
     settings = make_settings(fresh_database.url, db_pool_size=N)
     app = create_app(settings)
     hr = {"Authorization": "Bearer " + create_access_token(settings, sub="hr", scopes=["incidents:write"])}
     mgr = {"Authorization": "Bearer " + create_access_token(settings, sub="mgr", scopes=["escalations:write"])}
-    statuses: list[int] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(N)
-
     with TestClient(app, raise_server_exceptions=False) as client:
         created = client.post("/v1/incidents", json=incident_body("race-1"), headers=hr)
         assert created.status_code == 201, created.text
-
-        def fire(i: int) -> None:
-            barrier.wait()
-            response = client.post(
-                "/v1/escalations/race-1/advance",
-                json={"reason": f"attempt {i}"},
-                headers={**mgr, "If-Match": '"1"'},
-            )
-            with lock:
-                statuses.append(response.status_code)
-
-        threads = [threading.Thread(target=fire, args=(i,)) for i in range(N)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        responses = _all_at_once(_advances(client, "race-1", mgr, N))
+    statuses = [r.status_code for r in responses]
 
     assert Counter(statuses) == Counter({200: 1, 412: N - 1}), Counter(statuses)
     engine = build_engine(settings)
@@ -81,20 +99,9 @@ def test_simultaneous_first_incidents_open_one_case(fresh_database):
     settings = make_settings(fresh_database.url, db_pool_size=10)
     app = create_app(settings)
     hr = {"Authorization": "Bearer " + create_access_token(settings, sub="hr", scopes=["incidents:write"])}
-    statuses: list[int] = []
-    barrier = threading.Barrier(10)
-
     with TestClient(app, raise_server_exceptions=False) as client:
-
-        def fire() -> None:
-            barrier.wait()
-            statuses.append(client.post("/v1/incidents", json=incident_body("race-2"), headers=hr).status_code)
-
-        threads = [threading.Thread(target=fire) for _ in range(10)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        post = partial(client.post, "/v1/incidents", json=incident_body("race-2"), headers=hr)
+        statuses = [r.status_code for r in _all_at_once([post] * 10)]
 
     assert statuses == [201] * 10
     engine = build_engine(settings)
@@ -118,43 +125,17 @@ def test_incidents_recorded_during_simultaneous_advances_are_each_counted_once(f
     app = create_app(settings)
     scopes = ["incidents:write", "escalations:read", "escalations:write"]
     headers = {"Authorization": "Bearer " + create_access_token(settings, sub="hr-mgr", scopes=scopes)}
-    advances: list[int] = []
-    recorded: list[str] = []
-    failures: list[str] = []
-    lock = threading.Lock()
-    barrier = threading.Barrier(2 * n)
-
     with TestClient(app, raise_server_exceptions=False) as client:
         first = client.post("/v1/incidents", json=incident_body("race-3"), headers=headers)
         assert first.status_code == 201, first.text
-
-        def advance(i: int) -> None:
-            barrier.wait()
-            response = client.post(
-                "/v1/escalations/race-3/advance",
-                json={"reason": f"attempt {i}"},
-                headers={**headers, "If-Match": '"1"'},
-            )
-            with lock:
-                advances.append(response.status_code)
-
-        def incident() -> None:
-            barrier.wait()
-            response = client.post("/v1/incidents", json=incident_body("race-3"), headers=headers)
-            with lock:
-                if response.status_code == 201:
-                    recorded.append(response.json()["id"])
-                else:
-                    failures.append(response.text)
-
-        threads = [threading.Thread(target=advance, args=(i,)) for i in range(n)]
-        threads += [threading.Thread(target=incident) for _ in range(n)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
+        advance = _advances(client, "race-3", headers, n)
+        record = partial(client.post, "/v1/incidents", json=incident_body("race-3"), headers=headers)
+        responses = _all_at_once(advance + [record] * n)
         case = client.get("/v1/escalations/race-3", headers=headers).json()
 
+    advances = [r.status_code for r in responses[:n]]
+    failures = [r.text for r in responses[n:] if r.status_code != 201]
+    recorded = [r.json()["id"] for r in responses[n:] if r.status_code == 201]
     assert failures == []
     assert Counter(advances) == Counter({200: 1, 412: n - 1}), Counter(advances)
     step = next(e for e in case["history"] if e["kind"] == "advanced")
