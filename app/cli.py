@@ -184,7 +184,10 @@ def _verify_audit(args: argparse.Namespace, settings: Settings) -> int:
     if not content.ok:
         return 1
     unchecked = f"; {content.legacy} rows from before keying not covered yet" if content.legacy else ""
-    print(f"audited rows intact: {content.checked} rows match their latest audit digest{unchecked}")
+    pending = (
+        f"; {content.pending} incidents not sealed yet match the digest written with them" if content.pending else ""
+    )
+    print(f"audited rows intact: {content.checked} rows match their latest audit digest{unchecked}{pending}")
     if not seals.ok:
         print(f"screening seals BROKEN at event {seals.broken_seq}: {seals.reason}")
         return 1

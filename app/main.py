@@ -27,6 +27,7 @@ from app.errors import install_error_handlers, problem_responses, problem_schema
 from app.escalation import router as escalation_router
 from app.escalation.wording import policy_text
 from app.incidents import router as incidents_router
+from app.incidents.sealing import IncidentSealer
 from app.incidents.service import CASE_INCIDENTS
 from app.logging_config import configure_logging
 from app.middleware import LoopbackOnlyMiddleware, Metrics, RequestContextMiddleware
@@ -129,6 +130,7 @@ def create_app(
         jobs: list[Periodic] = []
         if settings.audit_seal_interval_seconds > 0:
             jobs.append(Sealer(app.state.engine, settings.audit_seal_interval_seconds))
+            jobs.append(IncidentSealer(app.state.engine, settings.audit_seal_interval_seconds))
         if settings.purge_interval_seconds > 0:
             jobs.append(Purger(app.state.engine, settings, clock=app.state.clock))
         for job in jobs:

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import ClassVar
+
+from sqlalchemy import Engine
+from sqlmodel import Session
 
 log = logging.getLogger(__name__)
 
@@ -50,3 +54,42 @@ class Periodic:
             await asyncio.to_thread(self.run_once)
         except Exception:  # noqa: BLE001 - a failed pass is retried next interval, never fatal
             log.exception("background job failed; retrying next interval", extra={"job": self.name})
+
+
+def drain(engine: Engine, one_batch: Callable[[Session, int], int], batch_size: int) -> int:
+    """Run `one_batch(session, batch_size)` in one short transaction after another until a batch comes up short.
+
+    Returns the rows handled in all.
+    """
+    total = 0
+    while True:
+        with Session(engine) as session:
+            handled = one_batch(session, batch_size)
+            session.commit()
+        total += handled
+        if handled < batch_size:
+            return total
+
+
+class BatchSealer(Periodic):
+    """Seal one kind of pending rows into the audit chain every `interval` seconds (`seal_all`).
+
+    Every worker runs one per kind; they take turns on the audit head lock, so extra workers only
+    add no-op checks. A final pass at shutdown leaves nothing pending after a graceful stop.
+    """
+
+    run_at_stop = True
+
+    def __init__(self, engine: Engine, interval: float) -> None:
+        super().__init__(interval)
+        self._engine = engine
+
+    def seal_all(self, engine: Engine) -> int:
+        """Seal everything pending of this kind; return how many rows were handled."""
+        raise NotImplementedError
+
+    def run_once(self) -> None:
+        """Seal everything pending."""
+        sealed = self.seal_all(self._engine)
+        if sealed:
+            log.debug("sealed pending rows", extra={"job": self.name, "count": sealed})

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
         default=2.0,
         ge=0,
         le=3600,
-        description="How often each worker seals new screenings into the audit chain; 0 turns the "
+        description="How often each worker seals new screenings and incidents into the audit chain; 0 turns the "
         "background sealer off (tests, or a deployment that runs one dedicated sealer).",
     )
     idempotency_ttl_hours: int = Field(

@@ -151,3 +151,67 @@ def sa_insert_event():
     model = metadata.tables["audit_event"]
     table = sa.Table(model.name, sa.MetaData(), *(sa.Column(c, model.c[c].type) for c in legacy))
     return table.insert()
+
+
+def test_0009_marks_incidents_their_own_event_recorded_and_leaves_the_rest_to_the_sealer(empty_database):
+    """Incidents recorded one by one before 0009 stay covered by their event; an unrecorded one is refused."""
+    import datetime as dt
+    import uuid
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from app.audit import coverage
+    from app.audit import keys as audit_keys
+    from app.audit import service as audit
+    from app.db import UTCDateTime
+    from app.escalation.models import EscalationCase
+    from app.incidents import sealing as incident_sealing
+
+    settings = make_settings(empty_database.url)
+    migrate(settings, "upgrade", "0008")
+    engine = create_engine(empty_database.url)
+    at = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.UTC)
+    case_id, recorded, unrecorded = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    # Revision 0008's incident columns only: this database does not have 0009's yet.
+    legacy = sa.table(
+        "incident", *(sa.column(c, sa.Uuid()) for c in ("id", "screening_id", "case_id")),
+        *(sa.column(c, UTCDateTime()) for c in ("posted_at", "created_at")),
+        *(sa.column(c) for c in ("subject_id", "subject_role", "platform", "url", "summary", "evidence", "reported_by")),
+    )  # fmt: skip
+
+    def incident(row_id: uuid.UUID) -> dict[str, object]:
+        return {"id": row_id, "subject_id": "vol-9", "subject_role": "volunteer", "platform": "x", "url": None,
+                "posted_at": at, "summary": "s", "evidence": None, "screening_id": None, "case_id": case_id,
+                "reported_by": "hr", "created_at": at}  # fmt: skip
+
+    keys = audit_keys.current()
+    try:
+        with Session(engine) as session:
+            session.execute(sa.insert(EscalationCase.__table__).values(  # type: ignore[attr-defined]
+                id=case_id, subject_id="vol-9", subject_role="volunteer", stage="none", status="open", version=1,
+                disciplinary_referred=False, appeal_pending=False, appealable=False, created_at=at, updated_at=at,
+            ))  # fmt: skip
+            session.execute(sa.insert(legacy), [incident(recorded), incident(unrecorded)])
+            event = audit.record(
+                session, actor="hr", action="incident.created", target_type="incident", target_id=str(recorded),
+                covers=[("escalation_case", case_id)],
+                entries=[["incident", str(recorded), coverage.row_digest(keys, "incident", incident(recorded))]],
+            )  # fmt: skip
+            session.commit()
+        migrate(settings, "upgrade", "head")
+        with Session(engine) as session:
+            seqs = dict(session.execute(sa.text("SELECT id, audit_seq FROM incident")).all())
+            assert sorted(seqs.values(), key=str) == sorted([event.seq, None], key=str)
+            report = audit.verify(session)
+            assert report.content is not None and report.content.checked == 2  # the case, the recorded incident
+            assert report.content.problems == [f"incident {unrecorded} does not match the digest written with it "
+                                               "(inserted or edited behind the service)"]  # fmt: skip
+            assert incident_sealing.seal_pending(session) == 1  # read and refused: it has no digest
+            session.commit()
+            assert incident_sealing.pending_count(session) == 0
+            assert not audit.verify(session).ok
+        migrate(settings, "downgrade", "0008")
+        migrate(settings, "upgrade", "head")
+    finally:
+        engine.dispose()

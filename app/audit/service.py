@@ -116,13 +116,14 @@ def record(
     target_id: str,
     details: dict[str, Any] | None = None,
     covers: Iterable[tuple[str, Any]] = (),
-    removed: Sequence[coverage.RowEntry] = (),
+    entries: Sequence[coverage.RowEntry] = (),
     keys: AuditKeys | None = None,
 ) -> AuditEvent:
     """Append one event in the caller's transaction; it commits or rolls back with the change.
 
     `covers` names the rows (type, id) this change wrote: their digests are read back from the
-    database and recorded. `removed` lists rows the change removed legitimately (`coverage.removed`).
+    database and recorded. `entries` are row entries the caller made already: rows the change removed
+    legitimately (`coverage.removed`), or rows a sealer digested as it read them.
     Core statements, not the ORM: this runs on every write request, and reading the locked head
     straight from the database also means a session's stale copy can never be chained onto.
     """
@@ -132,7 +133,7 @@ def record(
     # Before the head is locked: every writer queues on that lock until it commits, so it is held
     # for the append alone. The covered rows are this transaction's own writes, row-locked until
     # it ends, so nobody can change them between this read and the append.
-    rows = coverage.digests(session, keys, covers) + [list(entry) for entry in removed]
+    rows = coverage.digests(session, keys, covers) + [list(entry) for entry in entries]
     if rows:
         clean_details["rows"] = rows
     # Only keyed events follow a keyed one, so a keyed latest event now means a keyed head under
@@ -198,6 +199,11 @@ class ChainReport:
     reason: str | None = None
     legacy_events: int = 0
     content: coverage.ContentReport | None = None
+
+    @property
+    def pending(self) -> int:
+        """Rows of batch-sealed tables intact but not yet recorded by a seal (0 when rows were not checked)."""
+        return self.content.pending if self.content is not None else 0
 
 
 class _Replay:

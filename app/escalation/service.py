@@ -79,17 +79,21 @@ class IncidentSource(Protocol):
         ...
 
 
-def _find(session: Session, subject_id: str) -> EscalationCase | None:
+def _find(session: Session, subject_id: str, *, lock: bool = False) -> EscalationCase | None:
     # populate_existing: the conditional UPDATE bypasses the identity map, so never trust a cached row.
     statement = (
         select(EscalationCase).where(EscalationCase.subject_id == subject_id).execution_options(populate_existing=True)
     )
+    if lock:
+        # FOR NO KEY UPDATE (PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises writers): the
+        # incident inserts' foreign-key checks (KEY SHARE) do not wait for it, ladder writers do.
+        statement = statement.with_for_update(key_share=True)
     return session.exec(statement).first()
 
 
-def get_by_subject(*, session: Session, subject_id: str) -> EscalationCase:
-    """Return the subject's case or raise 404."""
-    case = _find(session, subject_id)
+def get_by_subject(*, session: Session, subject_id: str, lock: bool = False) -> EscalationCase:
+    """Return the subject's case or raise 404; `lock` holds its row until the transaction ends."""
+    case = _find(session, subject_id, lock=lock)
     if case is None:
         raise CaseNotFound(f"No incident has been recorded for subject {subject_id!r}, so there is no case.")
     return case
@@ -171,7 +175,9 @@ def on_incident_recorded(
     creates version 1; reopening a resolved case is a state change and bumps the version.
     """
     for _attempt in range(5):
-        case = _find(session, subject_id)
+        # Locked: a ladder step on this case commits wholly before or after this incident (see
+        # `apply_action`), so the incident is either counted by the step or recorded after it.
+        case = _find(session, subject_id, lock=True)
         if case is None:
             opened_at = now or utcnow()
             case = EscalationCase(
@@ -333,7 +339,9 @@ def apply_action(
         Unprocessable: a cited incident is unknown or another subject's (422).
 
     """
-    case = get_by_subject(session=session, subject_id=subject_id)
+    # Locked before the incidents are counted: an incident being recorded for this case commits
+    # first (and is counted), or waits and is recorded after this step (`on_incident_recorded`).
+    case = get_by_subject(session=session, subject_id=subject_id, lock=True)
     if case.version != expected_version:
         raise StaleVersion(
             f"The case is at version {case.version}, not {expected_version}; re-read it and retry.",

@@ -85,7 +85,7 @@ def list_incidents(
     cursor: Cursor = None,
 ) -> IncidentPage:
     """List incidents, newest recorded first, filtered by subject, platform or date range."""
-    rows, next_cursor = service.list_(
+    items, next_cursor = service.list_(
         session=session,
         subject_id=subject_id,
         platform=platform,
@@ -96,9 +96,6 @@ def list_incidents(
         cursor=cursor,
         limit=limit,
     )
-    page = IncidentPage(
-        items=[service.to_read(incident, case, show_evidence=True) for incident, case in rows],
-        next_cursor=next_cursor,
-    )
+    page = IncidentPage(items=items, next_cursor=next_cursor)
     # Serialised once, straight to JSON: a returned model would be dumped, validated again and encoded.
     return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]

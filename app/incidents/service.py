@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy import inspect
 from sqlmodel import Session, col, select
 
+from app.audit import coverage
+from app.audit import keys as audit_keys
 from app.audit import service as audit
 from app.db import utcnow
 from app.errors import NotFound, Unprocessable
@@ -21,6 +24,11 @@ from app.pagination import keyset_page, split_page
 
 if TYPE_CHECKING:
     from app.screening.models import Screening
+
+
+_INCIDENT = Incident.__table__  # type: ignore[attr-defined]
+_CASE = EscalationCase.__table__  # type: ignore[attr-defined]
+_INSERT = sa.insert(_INCIDENT)
 
 
 def _screening_model() -> type[Screening] | None:
@@ -47,7 +55,12 @@ def _check_screening(session: Session, screening_id: uuid.UUID) -> None:
 def create(
     *, session: Session, incident_in: IncidentCreate, actor: str, now: dt.datetime | None = None
 ) -> tuple[Incident, EscalationCase]:
-    """Record an incident (at `now`), open (or reopen) the subject's case, and audit both."""
+    """Record an incident (at `now`) and open (or reopen) the subject's case.
+
+    The incident is not appended to the audit chain here (every writer would queue on the chain's
+    head): it is stored with its keyed digest and sealed in a batch by the background sealer. A
+    change to the case (opened, reopened, role changed) is audited in this transaction.
+    """
     now = now or utcnow()
     if incident_in.screening_id is not None:
         _check_screening(session, incident_in.screening_id)
@@ -60,39 +73,43 @@ def create(
         actor=actor,
         now=now,
     )
-    incident = Incident(
-        id=incident_id,
-        subject_id=incident_in.subject.id,
-        subject_role=incident_in.subject.role.value,
-        platform=incident_in.platform,
-        url=str(incident_in.url) if incident_in.url else None,
-        posted_at=incident_in.posted_at,
-        summary=incident_in.summary,
-        evidence=incident_in.evidence,
-        screening_id=incident_in.screening_id,
-        case_id=opened.case.id,
-        reported_by=actor,
-        created_at=now,
-    )
-    session.add(incident)
-    session.flush()
-    # Audit last: it locks the chain head until commit. Ids and kinds only, never text.
-    audit.record(
-        session,
-        actor=actor,
-        action="incident.created",
-        target_type="incident",
-        target_id=str(incident.id),
-        details={
-            "case_id": str(opened.case.id),
-            "subject_role": incident.subject_role,
-            "platform": incident.platform,
-            "screening_id": str(incident.screening_id) if incident.screening_id else None,
-            "has_evidence": incident.evidence is not None,
-        },
-        # The case too when a changed role was written to it (a ladder event covers its other changes).
-        covers=[("incident", incident.id)] + ([("escalation_case", opened.case.id)] if opened.role_changed else []),
-    )
+    last_step = opened.case.last_step_at
+    if last_step is not None and now <= last_step:
+        # A step committed while this request waited for the case's lock: the incident is recorded
+        # after it, so it must count towards the next step ("repeated"), not fall before this one.
+        now = last_step + dt.timedelta(microseconds=1)
+    values: dict[str, Any] = {
+        "id": incident_id,
+        "subject_id": incident_in.subject.id,
+        "subject_role": incident_in.subject.role.value,
+        "platform": incident_in.platform,
+        "url": str(incident_in.url) if incident_in.url else None,
+        "posted_at": incident_in.posted_at,
+        "summary": incident_in.summary,
+        "evidence": incident_in.evidence,
+        "screening_id": incident_in.screening_id,
+        "case_id": opened.case.id,
+        "reported_by": actor,
+        "created_at": now,
+    }
+    # The sealer records the incident in the audit chain shortly after (`app.incidents.sealing`);
+    # until then the keyed digest stored with it shows it was written by the service, unchanged.
+    values["audit_digest"] = coverage.row_digest(audit_keys.current(), "incident", values)
+    # One Core INSERT: the ORM's unit of work cost more than the statement for a row never changed again.
+    session.execute(_INSERT, values)
+    incident = Incident(**values)
+    if opened.role_changed:
+        # The case row changed without a ladder event of its own: record its new state now.
+        audit.record(
+            session,
+            actor=actor,
+            action="escalation.role_changed",
+            target_type=escalation.AUDIT_TARGET,
+            target_id=str(opened.case.id),
+            details={"incident_id": str(incident.id), "subject_role": incident.subject_role},
+            covers=[("escalation_case", opened.case.id)],
+        )
+    # Opening or reopening the case is a ladder event (rare: once per subject or resolution).
     opened.audit(session, actor=actor)
     return incident, opened.case
 
@@ -103,6 +120,15 @@ def get(*, session: Session, incident_id: uuid.UUID) -> Incident:
     if incident is None:
         raise NotFound(f"Incident {incident_id} does not exist.")
     return incident
+
+
+#: What a listed incident shows: its own fields and where its case stands (IncidentRead).
+_READ_FIELDS = [name for name in IncidentRead.model_fields if name != "case"]
+# Core, not the ORM: a page is read far more often than anything else here, and building 2 x 21
+# tracked instances (identity map, attribute state) cost more than the query itself.
+_LIST = sa.select(*(_INCIDENT.c[name] for name in _READ_FIELDS), _CASE.c.stage, _CASE.c.version, _CASE.c.status).join(
+    _CASE, _CASE.c.id == _INCIDENT.c.case_id
+)
 
 
 def list_(
@@ -116,33 +142,34 @@ def list_(
     created_to: dt.datetime | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> tuple[list[tuple[Incident, EscalationCase]], str | None]:
+) -> tuple[list[IncidentRead], str | None]:
     """Return one page of incidents matching the filters, newest recorded first, each with its case.
 
-    One query for both: a list is read far more often than anything else here.
+    One query for both, evidence included (the caller holds incidents:read).
     """
-    # populate_existing: the case's conditional UPDATE bypasses the identity map (see cases_for).
-    statement = (
-        select(Incident, EscalationCase)
-        .join(EscalationCase, col(EscalationCase.id) == col(Incident.case_id))
-        .execution_options(populate_existing=True)
-    )
+    statement = _LIST
     if subject_id is not None:
-        statement = statement.where(Incident.subject_id == subject_id)
+        statement = statement.where(_INCIDENT.c.subject_id == subject_id)
     if platform is not None:
-        statement = statement.where(Incident.platform == platform)
+        statement = statement.where(_INCIDENT.c.platform == platform)
     if posted_from is not None:
-        statement = statement.where(col(Incident.posted_at) >= posted_from)
+        statement = statement.where(_INCIDENT.c.posted_at >= posted_from)
     if posted_to is not None:
-        statement = statement.where(col(Incident.posted_at) < posted_to)
+        statement = statement.where(_INCIDENT.c.posted_at < posted_to)
     if created_from is not None:
-        statement = statement.where(col(Incident.created_at) >= created_from)
+        statement = statement.where(_INCIDENT.c.created_at >= created_from)
     if created_to is not None:
-        statement = statement.where(col(Incident.created_at) < created_to)
-    statement = keyset_page(statement, col(Incident.created_at), col(Incident.id), cursor=cursor, limit=limit)
-    rows = list(session.exec(statement).all())
-    page, next_cursor = split_page([incident for incident, _ in rows], limit)
-    return [(incident, case) for incident, case in rows[: len(page)]], next_cursor
+        statement = statement.where(_INCIDENT.c.created_at < created_to)
+    statement = keyset_page(statement, _INCIDENT.c.created_at, _INCIDENT.c.id, cursor=cursor, limit=limit)
+    # Plain tuples on the session's connection: the ORM's result handling and mapping rows cost more
+    # than shaping the 21 rows.
+    items = [
+        IncidentRead(
+            **dict(zip(_READ_FIELDS, row, strict=True)), case=CaseSummary(stage=stage, version=version, status=status)
+        )
+        for *row, stage, version, status in session.connection().execute(statement).all()
+    ]
+    return split_page(items, limit)
 
 
 class CaseIncidents:

@@ -104,7 +104,7 @@ def purge(
         target_type="retention",
         target_id=now.isoformat(),
         details={**removal.audit_details(), "cutoffs": {k: v.isoformat() for k, v in cutoffs.items()}},
-        removed=removal.removed,
+        entries=removal.removed,
     )
     return removal
 
@@ -203,7 +203,7 @@ def erase(*, session: Session, subject_id: str, actor: str) -> ErasureRead:
         target_type="subject",
         target_id=keys.pseudonym(subject_id),
         details=removal.audit_details(),
-        removed=removal.removed,
+        entries=removal.removed,
     )
     return ErasureRead(
         subject_id=subject_id,

@@ -114,5 +114,5 @@ def delete(*, session: Session, term_id: uuid.UUID, actor: str) -> None:
         target_type="protected_term",
         target_id=str(term_id),
         details={"kind": kind},
-        removed=coverage.removed("protected_term", [term_id]),
+        entries=coverage.removed("protected_term", [term_id]),
     )

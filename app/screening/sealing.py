@@ -30,7 +30,7 @@ from sqlmodel import Session, col
 
 from app.audit import service as audit
 from app.audit.models import RESEAL_ACTIONS, AuditEvent
-from app.periodic import Periodic
+from app.periodic import BatchSealer, drain
 from app.screening.models import CONTENT_COLUMNS, Screening
 
 log = logging.getLogger(__name__)
@@ -94,14 +94,7 @@ def seal_pending(session: Session, *, batch_size: int = SEAL_BATCH_SIZE) -> int:
 
 def seal_all(engine: Engine, *, batch_size: int = SEAL_BATCH_SIZE) -> int:
     """Seal every pending screening, one short transaction per batch; return how many."""
-    total = 0
-    while True:
-        with Session(engine) as session:
-            sealed = seal_pending(session, batch_size=batch_size)
-            session.commit()
-        total += sealed
-        if sealed < batch_size:
-            return total
+    return drain(engine, lambda session, size: seal_pending(session, batch_size=size), batch_size)
 
 
 def reseal(session: Session, seqs: Iterable[int]) -> dict[str, dict[str, Any]]:
@@ -187,25 +180,14 @@ def verify_seals(session: Session) -> SealReport:
     return SealReport(True, len(seals), sealed, pending)
 
 
-class Sealer(Periodic):
-    """A worker's background task: seal pending screenings every `interval` seconds.
-
-    Every worker runs one; they take turns on the audit head lock, so extra workers only add
-    no-op checks. A final pass at shutdown leaves nothing pending after a graceful stop.
-    """
+class Sealer(BatchSealer):
+    """A worker's background task: seal pending screenings every `interval` seconds."""
 
     name = "screening-sealer"
-    run_at_stop = True
 
-    def __init__(self, engine: Engine, interval: float) -> None:
-        super().__init__(interval)
-        self._engine = engine
-
-    def run_once(self) -> None:
-        """Seal everything pending."""
-        sealed = seal_all(self._engine)
-        if sealed:
-            log.debug("sealed screenings", extra={"count": sealed})
+    def seal_all(self, engine: Engine) -> int:
+        """Seal every pending screening."""
+        return seal_all(engine)
 
 
 def pending_ids(session: Session) -> Sequence[Any]:

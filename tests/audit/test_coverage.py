@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from app.audit import service as audit
 from app.audit.keys import current as audit_keys
 from app.audit.models import AuditEvent
+from app.incidents import sealing as incident_sealing
 from tests.incidents.factories import HR, record
 from tests.screening_api.factories import grant
 
@@ -30,13 +31,19 @@ def test_a_deleted_protected_term_is_recorded_as_removed(client, auth, session):
     assert report.ok, report.reason
 
 
-def test_a_role_change_on_an_open_case_is_covered_by_the_incident_event(client, auth, session):
+def test_a_role_change_on_an_open_case_is_covered_by_its_own_event(client, auth, session):
     record(client, auth(HR, sub="hr-anna"), "vol-role-1", role="volunteer")
     record(client, auth(HR, sub="hr-anna"), "vol-role-1", role="staff")  # updates the case's role, no ladder event
-    rows = _event(session, "incident.created").details["rows"]
-    assert [row_type for row_type, _, _ in rows] == ["incident", "escalation_case"]
+    rows = _event(session, "escalation.role_changed").details["rows"]
+    assert [row_type for row_type, _, _ in rows] == ["escalation_case"]
     report = audit.verify(session)
     assert report.ok, report.reason
+    assert report.pending == 2  # both incidents wait for the sealer, their digests intact
+    incident_sealing.seal_pending(session)
+    sealed = _event(session, incident_sealing.SEAL_ACTION).details["rows"]
+    assert [row_type for row_type, _, _ in sealed] == ["incident", "incident"]
+    report = audit.verify(session)
+    assert report.ok and report.pending == 0, report
 
 
 def test_grant_events_name_the_person_by_a_keyed_pseudonym_only(client, auth, session):

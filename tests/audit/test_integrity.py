@@ -25,6 +25,7 @@ from sqlmodel import Session
 from app.audit import service as audit
 from app.audit.keys import derive
 from app.db import build_engine, utcnow
+from app.incidents import sealing as incident_sealing
 from app.main import create_app
 from tests.audit.tampering import drop_append_only_guards, rehash_without_key
 from tests.conftest import create_database, make_settings, migrate
@@ -44,13 +45,14 @@ def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 @dataclass
 class World:
-    """A fresh database holding one subject's incident and a case advanced once."""
+    """A fresh database: one subject's sealed incident, a case advanced once, one incident not sealed yet."""
 
     url: str
     dialect: str
     engine: Engine
     incident_id: str
     case_id: str
+    pending_id: str
 
     def stored(self, row_id: str) -> str:
         """The id as raw SQL must spell it (SQLite keeps UUIDs as 32 hex digits)."""
@@ -73,9 +75,13 @@ def world(fresh_database, auth) -> Iterator[World]:
             f"/v1/escalations/{SUBJECT}/advance", json={"reason": "repeated"}, headers={**mgr, "If-Match": '"1"'}
         )
         assert advanced.status_code == 200, advanced.text
+        assert incident_sealing.seal_all(engine) == 1  # what a worker's sealer does a moment later
+        pending = record(client, hr, SUBJECT, summary="Posted the door code again.")
     with Session(engine) as session:
         case_id = session.execute(text("SELECT id FROM escalation_case")).scalar_one()
-    yield World(fresh_database.url, fresh_database.dialect, engine, incident["id"], str(uuid.UUID(str(case_id))))
+    yield World(
+        fresh_database.url, fresh_database.dialect, engine, incident["id"], str(uuid.UUID(str(case_id))), pending["id"]
+    )
     engine.dispose()
 
 
@@ -84,6 +90,60 @@ def test_untouched_chain_and_rows_verify(world):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "audit chain intact" in result.stdout
     assert "audited rows intact: 4 rows" in result.stdout  # incident, case, two case events
+    assert "1 incidents not sealed yet match the digest written with them" in result.stdout
+
+
+def test_a_sealed_incident_is_listed_in_its_seal_event(world):
+    with Session(world.engine) as session:
+        rows = session.execute(
+            text("SELECT details FROM audit_event WHERE action = :a"), {"a": incident_sealing.SEAL_ACTION}
+        ).scalar_one()
+    details = json.loads(rows) if isinstance(rows, str) else rows
+    assert details["count"] == 1
+    assert [entry[:2] for entry in details["rows"]] == [["incident", world.incident_id]]
+
+
+def test_sealing_the_pending_incident_keeps_everything_intact(world):
+    assert incident_sealing.seal_all(world.engine) == 1
+    result = cli(world.url, "verify-audit")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "audited rows intact: 5 rows" in result.stdout
+    assert "not sealed yet" not in result.stdout.split("audited rows intact")[1].split("\n")[0]
+
+
+def test_a_pending_incident_edited_before_sealing_is_named_and_never_sealed(world):
+    world.tamper("UPDATE incident SET summary = 'nothing' WHERE id = :id", id=world.stored(world.pending_id))
+    result = cli(world.url, "verify-audit")
+    assert result.returncode == 1
+    assert f"incident {world.pending_id} does not match the digest written with it" in result.stdout
+    assert incident_sealing.seal_all(world.engine) == 1  # read, refused
+    with Session(world.engine) as session:
+        assert incident_sealing.pending_count(session) == 0
+        sealed = session.execute(
+            text("SELECT count(*) FROM audit_event WHERE action = :a"), {"a": incident_sealing.SEAL_ACTION}
+        ).scalar_one()
+    assert sealed == 1, "the edited incident was sealed as if it were genuine"
+    result = cli(world.url, "verify-audit")
+    assert result.returncode == 1
+    assert f"incident {world.pending_id} was refused by the sealer" in result.stdout
+
+
+def test_an_incident_inserted_behind_the_service_is_named_before_and_after_a_seal_pass(world):
+    copied = uuid.uuid4()
+    world.tamper(
+        "INSERT INTO incident (id, subject_id, subject_role, platform, posted_at, summary, case_id, reported_by, "
+        "created_at, audit_digest) SELECT :new, subject_id, subject_role, platform, posted_at, 'forged', case_id, "
+        "reported_by, created_at, audit_digest FROM incident WHERE id = :id",
+        new=copied.hex if world.dialect == "sqlite" else copied,
+        id=world.stored(world.pending_id),
+    )
+    result = cli(world.url, "verify-audit")
+    assert result.returncode == 1
+    assert f"incident {copied} does not match the digest written with it" in result.stdout
+    incident_sealing.seal_all(world.engine)
+    result = cli(world.url, "verify-audit")
+    assert result.returncode == 1
+    assert f"incident {copied} was refused by the sealer" in result.stdout
 
 
 def test_edited_incident_summary_is_named(world):
@@ -95,6 +155,15 @@ def test_edited_incident_summary_is_named(world):
 
 def test_edited_incident_subject_is_named(world):
     world.tamper("UPDATE incident SET subject_id = 'someone-else' WHERE id = :id", id=world.stored(world.incident_id))
+    result = cli(world.url, "verify-audit")
+    assert result.returncode == 1
+    assert f"incident {world.incident_id} was edited" in result.stdout
+
+
+def test_a_sealed_incident_marked_pending_again_and_edited_is_named(world):
+    world.tamper(
+        "UPDATE incident SET audit_seq = NULL, summary = 'nothing' WHERE id = :id", id=world.stored(world.incident_id)
+    )
     result = cli(world.url, "verify-audit")
     assert result.returncode == 1
     assert f"incident {world.incident_id} was edited" in result.stdout
@@ -149,17 +218,20 @@ def test_rehash_with_a_guessed_key_fails(world):
 
 
 def test_truncated_tail_is_detected_without_a_checkpoint(world):
-    # Drop the last event (the advance) and move the head back: the chain itself is consistent,
-    # but the case row no longer matches what the remaining chain recorded.
+    # Drop the last two events (the advance, then the incidents' seal) and move the head back: the
+    # chain itself is consistent, but the rows no longer match what the remaining chain recorded.
     with world.engine.begin() as connection:
         drop_append_only_guards(connection)
-        last, prev = connection.execute(text("SELECT seq, prev_hash FROM audit_event ORDER BY seq DESC")).first()
-        connection.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": last})
-        connection.execute(text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": last - 1, "h": prev})
+        tail = connection.execute(text("SELECT seq, prev_hash FROM audit_event ORDER BY seq DESC LIMIT 2")).all()
+        connection.execute(text("DELETE FROM audit_event WHERE seq >= :s"), {"s": tail[-1].seq})
+        connection.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h"), {"s": tail[-1].seq - 1, "h": tail[-1].prev_hash}
+        )
     result = cli(world.url, "verify-audit")
     assert result.returncode == 1
     assert f"escalation_case {world.case_id} was edited" in result.stdout
     assert "escalation_event" in result.stdout and "is not recorded in the audit chain" in result.stdout
+    assert f"incident {world.incident_id} is not recorded in the audit chain" in result.stdout
 
 
 def _checkpoint(world, tmp_path) -> tuple[Path, dict]:

@@ -3,9 +3,10 @@
 Two `uvicorn --workers 2` instances (four worker processes, all running the background sealer)
 share one fresh PostgreSQL schema. Concurrent escalation advances split across them give exactly
 one success; an Idempotency-Key and the token-failure limit are honoured whichever instance a
-retry reaches; the audit chain stays one unbroken line with every screening sealed once; and
+retry reaches; the audit chain stays one unbroken line with every screening and incident sealed once; and
 SIGKILLing one instance's whole process group loses no write either instance acknowledged while
-the other keeps serving. The tests run in file order on one pair of servers (the kill comes last).
+the other keeps serving. Incidents are sealed by the same four sealers: each exactly once, in one
+unforked chain. The tests run in file order on one pair of servers (the kill comes last).
 """
 
 from __future__ import annotations
@@ -172,8 +173,11 @@ def _screening(n: int) -> dict:
 
 def _wait_until_sealed(cluster: Cluster, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
-    while cluster.scalar("SELECT count(*) FROM screening WHERE audit_seq IS NULL"):
-        assert time.monotonic() < deadline, "screenings left unsealed by four running sealers"
+    while cluster.scalar(
+        "SELECT (SELECT count(*) FROM screening WHERE audit_seq IS NULL)"
+        " + (SELECT count(*) FROM incident WHERE audit_seq IS NULL)"
+    ):
+        assert time.monotonic() < deadline, "screenings or incidents left unsealed by four running sealers"
         time.sleep(0.2)
 
 
@@ -194,6 +198,20 @@ def _assert_chain_intact(cluster: Cluster) -> None:
             )
         ).scalar_one()
         screenings = connection.execute(sa.text("SELECT count(*) FROM screening")).scalar_one()
+        incident_ids = connection.execute(sa.text("SELECT CAST(id AS TEXT) FROM incident")).scalars().all()
+        sealed_incidents = (
+            connection.execute(
+                sa.text(
+                    "SELECT entry->>1 FROM audit_event, json_array_elements(details->'rows') AS entry "
+                    "WHERE action = 'incidents.sealed'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        refused = connection.execute(sa.text("SELECT count(*) FROM incident WHERE audit_seq = 0")).scalar_one()
+    assert sorted(sealed_incidents) == sorted(incident_ids), "an incident is sealed twice, or not at all"
+    assert refused == 0
     assert seqs == list(range(1, len(seqs) + 1)), "the audit sequence has a gap or a duplicate"
     assert forks == 0, "two events chain onto the same predecessor"
     assert sealed_total == screenings, f"seals cover {sealed_total} screenings; {screenings} are stored"
@@ -213,6 +231,8 @@ def test_four_sealers_and_concurrent_writers_keep_one_unforked_chain(cluster):
     _assert_chain_intact(cluster)
     seals = cluster.scalar("SELECT count(*) FROM audit_event WHERE action = 'screenings.sealed'")
     assert 1 <= seals <= 60  # several batches, each sealed once
+    incident_seals = cluster.scalar("SELECT count(*) FROM audit_event WHERE action = 'incidents.sealed'")
+    assert 1 <= incident_seals <= 30
 
 
 def _load(

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
 from app.audit.service import verify
+from app.incidents import sealing
 from tests.incidents.factories import HR, MANAGER, incident_body, record
 
 
@@ -28,14 +29,17 @@ def test_create_returns_201_location_fields_and_case(client, hr, session):
     assert body["evidence"] == "Screenshot HR-117"
     assert body["case"] == {"stage": "none", "version": 1, "status": "open"}
     actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()]
-    assert actions[-2:] == ["incident.created", "escalation.opened"]
-    assert verify(session).ok
-    details = (
-        session.exec(select(AuditEvent).where(AuditEvent.action == "incident.created").order_by(col(AuditEvent.seq)))
-        .all()[-1]
-        .details
-    )
-    assert "Screenshot" not in str(details) and "Complained" not in str(details)
+    assert actions[-1:] == ["escalation.opened"]  # the incident itself waits for the sealer
+    report = verify(session)
+    assert report.ok and report.pending == 1, report
+    assert sealing.seal_pending(session) == 1
+    sealed = session.exec(select(AuditEvent).order_by(col(AuditEvent.seq).desc())).first()
+    assert sealed is not None
+    assert sealed.action == sealing.SEAL_ACTION
+    assert [row[:2] for row in sealed.details["rows"]] == [["incident", body["id"]]]
+    assert "Screenshot" not in str(sealed.details) and "Complained" not in str(sealed.details)
+    report = verify(session)
+    assert report.ok and report.pending == 0, report
 
 
 def test_second_incident_keeps_case_version(client, hr):

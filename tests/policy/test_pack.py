@@ -116,7 +116,8 @@ def test_clause_ids_are_the_packs_own(tmp_path):
     pack = load_pack(_write(tmp_path, _base_text().replace('"SM-', '"HYC-')))
     assert [c.rule_id for c in pack.clauses][:2] == ["HYC-DEBATE", "HYC-RELATIONSHIPS"]
     assert pack.ladder.incident_rule == "HYC-COMPLAINT"
-    assert pack.clause_for_evidence("access").rule_id == "HYC-ACCESS"
+    access = pack.clause_for_evidence("access")
+    assert access is not None and access.rule_id == "HYC-ACCESS"
 
 
 def test_unknown_pack_name_and_path():
