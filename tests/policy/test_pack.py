@@ -8,6 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from app.policy.pack import PACKS_DIR, PackError, load_pack
+from app.screening.engine import Screener
+from app.screening.types import AuthorRole, ScreenContext
 
 POLICY_SENTENCES = {
     "SM-DEBATE": "You must not enter into any public debate on any issues that relate to Independence Project.",
@@ -118,6 +120,10 @@ def test_clause_ids_are_the_packs_own(tmp_path):
     assert pack.ladder.incident_rule == "HYC-COMPLAINT"
     access = pack.clause_for_evidence("access")
     assert access is not None and access.rule_id == "HYC-ACCESS"
+    # The exact-evidence layer reports under the pack's ids (no clause model: none was trained for it).
+    result = Screener(pack).screen("The keypad code for the office is 4821", ScreenContext(AuthorRole.STAFF))
+    assert "HYC-ACCESS" in result.rule_ids
+    assert not any(r.startswith("SM-") for r in result.rule_ids)
 
 
 def test_unknown_pack_name_and_path():

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import time
 
 import pytest
@@ -55,10 +56,18 @@ ADVERSARIAL = [
 @pytest.mark.parametrize("text", ADVERSARIAL, ids=range(len(ADVERSARIAL)))
 def test_adversarial_100kb_finishes_well_under_a_second(screener, text):
     # CPU time of this thread: what catastrophic backtracking would blow up, and what other
-    # processes on a busy machine (CI runs two suites side by side) do not inflate.
-    started = time.thread_time()
-    screener.screen(text, ctx("staff"))
-    assert time.thread_time() - started < 1.0
+    # processes on a busy machine (CI runs two suites side by side) do not inflate. The garbage
+    # collector is held off: late in a CI run the "£1'" post, 0.2 s alone, measured 2.4 s; its tens
+    # of thousands of signals can set off a full collection of the whole test process's heap.
+    gc.collect()
+    gc.disable()
+    try:
+        started = time.thread_time()
+        screener.screen(text, ctx("staff"))
+        elapsed = time.thread_time() - started
+    finally:
+        gc.enable()
+    assert elapsed < 1.0
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
