@@ -1,7 +1,7 @@
 """Concept-level behaviour on sentences written for these tests, and floors on labelled sets.
 
 The JSONL files beside this module are labelled from the conventions in the evaluation README alone
-(not from any evaluation set). Earlier sessions tuned the rule engine on some of them; the clause
+(not from any evaluation set; ``reworded_dev.jsonl`` rewrites development posts in other words). Earlier sessions tuned the rule engine on some of them; the clause
 model never trained on any of them, so through the product's screener they are posts it has never
 seen. Their floors below are the figures the shipped model reached, less a small margin: regression
 guards for retraining, not targets.
@@ -35,6 +35,9 @@ FLOORS = {  # shipped model: 0.849/0.875/0.000, 0.844/0.846/0.222, 0.750/0.875/0
     "blind_session2_a.jsonl": (0.86, 0.95, 0.05),
     "blind_session2_b.jsonl": (0.92, 0.89, 0.05),
     "probe_posts.jsonl": (0.82, 0.93, 0.08),
+    # 60 development posts reworded by a writer who saw only dev, the policy and the conventions,
+    # labels unchanged: 0.850 / 0.900 / 0.000 (the issue's bar for reworded posts is 0.85).
+    "reworded_dev.jsonl": (0.80, 0.85, 0.05),
 }
 
 
