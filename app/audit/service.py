@@ -93,6 +93,19 @@ _INSERT_EVENT_MOVING_HEAD = _INSERT_EVENT.add_cte(
 )
 
 
+def seal_marker(table: sa.Table) -> sa.Update:
+    """Return the statement a batch sealer stamps its rows with: bind ``ids`` and the event's ``seq``.
+
+    The rows of a batch-sealed table carry ``audit_seq``: null while pending, then the seal event's
+    seq (or ``coverage.REFUSED_SEQ``).
+    """
+    return (
+        sa.update(table)
+        .where(table.c.id.in_(sa.bindparam("ids", expanding=True)))
+        .values(audit_seq=sa.bindparam("seq"))
+    )
+
+
 def lock_head(session: Session) -> tuple[int, str]:
     """Lock the chain head for the rest of the caller's transaction; return its (seq, hash).
 

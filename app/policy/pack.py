@@ -34,6 +34,7 @@ def default_pack_name() -> str:
 
 #: The shape of a clause id (``SM-ACCESS``, ``HYC-WORK-EMAIL``): the ids themselves are the pack's.
 RULE_ID_PATTERN = r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+){1,4}$"
+RULE_ID_MAX_LENGTH = 40
 _RULE_ID = re.compile(RULE_ID_PATTERN)
 LADDER_STAGES = ("spoken_to", "legal_letter", "attendance_denied", "disciplinary_referral", "resolved")
 
@@ -83,7 +84,7 @@ class Clause(_Frozen):
     @field_validator("rule_id")
     @classmethod
     def _rule_id_shape(cls, value: str) -> str:
-        if not _RULE_ID.fullmatch(value) or len(value) > 40:
+        if not _RULE_ID.fullmatch(value) or len(value) > RULE_ID_MAX_LENGTH:
             raise ValueError(f"rule id {value!r} must be upper-case words joined by hyphens, such as SM-ACCESS")
         return value
 

@@ -15,7 +15,7 @@ from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
-from app.policy.pack import RULE_ID_PATTERN
+from app.policy.pack import RULE_ID_MAX_LENGTH, RULE_ID_PATTERN
 from app.screening import service
 from app.screening.dependencies import screener_provider
 from app.screening.schemas import (
@@ -165,7 +165,11 @@ def list_screenings(
     verdict: Annotated[Verdict | None, Query(description="Only this verdict.")] = None,
     rule_id: Annotated[
         str | None,
-        Query(pattern=RULE_ID_PATTERN, max_length=40, description="Only screenings with a finding of this rule."),
+        Query(
+            pattern=RULE_ID_PATTERN,
+            max_length=RULE_ID_MAX_LENGTH,
+            description="Only screenings with a finding of this rule.",
+        ),
     ] = None,
     author_id: Annotated[str | None, Query(max_length=200, description="Only this author's posts.")] = None,
     platform: Annotated[str | None, Query(max_length=50, description="Only this platform.")] = None,

@@ -46,9 +46,7 @@ SEAL_BATCH_SIZE = 250
 _TABLE = Screening.__table__  # type: ignore[attr-defined]
 _ORDER = (_TABLE.c.created_at, _TABLE.c.id)
 _PENDING = sa.select(*CONTENT_COLUMNS).where(_TABLE.c.audit_seq.is_(None)).order_by(*_ORDER)
-_MARK = (
-    sa.update(_TABLE).where(_TABLE.c.id.in_(sa.bindparam("ids", expanding=True))).values(audit_seq=sa.bindparam("seq"))
-)
+_MARK = audit.seal_marker(_TABLE)
 
 
 def _canonical(value: Any) -> Any:
