@@ -8,6 +8,7 @@ transaction (concurrency, durability, migrations) use `fresh_database` for a dat
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -114,6 +115,29 @@ def make_settings(url: str, **overrides: Any) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)
+
+
+def hold_then_wait(engine: Engine, first: Callable[[Session], None], second: Callable[[Session], None]) -> None:
+    """Run ``first`` in a transaction left open while ``second`` starts in another and must wait for it.
+
+    Fails if ``second`` did not wait (the lock it should queue on was not taken); commits ``first``,
+    then lets ``second`` finish and commit.
+    """
+    with Session(engine) as holder:
+        first(holder)
+
+        def then() -> None:
+            with Session(engine) as waiter:
+                second(waiter)
+                waiter.commit()
+
+        thread = threading.Thread(target=then)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive(), "the second transaction did not wait for the first"
+        holder.commit()
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the second transaction did not finish"
 
 
 MAIN_DIALECT = "postgresql" if _is_pg(_configured_url()) else "sqlite"

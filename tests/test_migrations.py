@@ -215,3 +215,31 @@ def test_0009_marks_incidents_their_own_event_recorded_and_leaves_the_rest_to_th
         migrate(settings, "upgrade", "head")
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("terms", [0, 1])
+def test_0010_knows_no_lengths_for_terms_registered_before_it(empty_database, terms):
+    """A registry with terms starts with every length (NULL); an empty one with none (0)."""
+    import datetime as dt
+    import uuid
+
+    import sqlalchemy as sa
+
+    settings = make_settings(empty_database.url)
+    migrate(settings, "upgrade", "0009")
+    engine = create_engine(empty_database.url)
+    term = sa.table("protected_term", sa.column("id", sa.Uuid()), *(sa.column(c) for c in ("kind", "digest",
+                    "created_by")), sa.column("created_at", sa.DateTime(timezone=True)))  # fmt: skip
+    try:
+        with engine.begin() as connection:
+            for _ in range(terms):
+                connection.execute(sa.insert(term).values(id=uuid.uuid4(), kind="child_name", digest="ab" * 32,
+                                                          created_by="hr", created_at=dt.datetime.now(dt.UTC)))  # fmt: skip
+        migrate(settings, "upgrade", "head")
+        with engine.connect() as connection:
+            mask = connection.execute(sa.text("SELECT ngram_sizes FROM protected_term_state WHERE id = 1")).scalar()
+        assert mask == (None if terms else 0)
+        migrate(settings, "downgrade", "0009")
+        migrate(settings, "upgrade", "head")
+    finally:
+        engine.dispose()

@@ -31,3 +31,6 @@ class ProtectedTermState(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     version: int = Field(default=0)
+    #: Bitmask of the registered terms' lengths in words (bit n-1 for n words), for all terms
+    #: together; NULL when not known (terms registered before it was kept): every length.
+    ngram_sizes: int | None = Field(default=0, nullable=True)

@@ -33,7 +33,10 @@ class ProtectedTermCreate(BaseModel):
 
     kind: TermKind
     value: Annotated[str, single_line(200)] = Field(
-        description="The name or code; normalised and hashed with the server key, never stored or returned.",
+        description=(
+            "The name or code, one to four words once normalised (a longer one is a 422); normalised and "
+            "hashed with the server key, never stored or returned."
+        ),
     )
 
 

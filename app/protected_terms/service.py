@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import update
@@ -15,14 +16,29 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import keyset_page, split_page
 from app.protected_terms.models import ProtectedTerm, ProtectedTermState
 from app.protected_terms.schemas import ProtectedTermCreate
-from app.screening.protected import normalize_term, term_digest
+from app.screening.protected import MAX_NGRAM, sizes_mask, sizes_of, term_digest, term_words
 
 
-def _bump_version(session: Session) -> None:
-    # Same transaction as the change: a worker that sees the new number also sees the new rows.
-    session.exec(
-        update(ProtectedTermState).where(col(ProtectedTermState.id) == 1).values(version=ProtectedTermState.version + 1)
-    )
+def _bump_version(session: Session, *, words: int | None = None) -> None:
+    """Move the counter (and add a new term's length to the sizes mask), locking the state row.
+
+    Same transaction as the change: a worker that sees the new number also sees the new rows.
+    """
+    values: dict[str, Any] = {"version": ProtectedTermState.version + 1}
+    if words is not None:
+        # NULL (lengths not known) stays NULL: NULL | n is NULL.
+        values["ngram_sizes"] = col(ProtectedTermState.ngram_sizes).op("|")(sizes_mask([words]))
+    session.exec(update(ProtectedTermState).where(col(ProtectedTermState.id) == 1).values(**values))
+
+
+def _reset_sizes_if_empty(session: Session) -> None:
+    """Forget the lengths once no term is left (call with the state row locked).
+
+    The lock is taken first, so a term registered concurrently either committed before this check
+    (and is seen) or adds its length after the reset.
+    """
+    if session.exec(select(ProtectedTerm.id).limit(1)).first() is None:
+        session.exec(update(ProtectedTermState).where(col(ProtectedTermState.id) == 1).values(ngram_sizes=0))
 
 
 _STATE = ProtectedTermState.__table__  # type: ignore[attr-defined]
@@ -43,6 +59,11 @@ def all_entries(*, session: Session) -> list[tuple[str, str]]:
     return [(d, k) for d, k in session.exec(select(ProtectedTerm.digest, ProtectedTerm.kind)).all()]
 
 
+def ngram_sizes(*, session: Session) -> frozenset[int]:
+    """Return the registered terms' lengths in words (every length when not known)."""
+    return sizes_of(session.execute(sa.select(_STATE.c.ngram_sizes).where(_STATE.c.id == 1)).scalar())
+
+
 class Registry:
     """The registry as screening reads it (`app.screening.dependencies.TermSource`), injected at start-up."""
 
@@ -56,13 +77,24 @@ class Registry:
         """Return every (digest, kind) pair."""
         return all_entries(session=session)
 
+    def ngram_sizes(self, *, session: Session) -> frozenset[int]:
+        """Return the registered terms' lengths in words."""
+        return ngram_sizes(session=session)
+
 
 def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor: str) -> ProtectedTerm:
     """Hash and store a term; 409 when the same normalised value is already registered."""
-    if not normalize_term(term_in.value):
+    words = term_words(term_in.value)
+    if not words:
         raise Unprocessable(
             "The value is empty once normalised.",
             errors=[{"field": "body.value", "message": "empty after normalisation", "type": "value_error"}],
+        )
+    if words > MAX_NGRAM:
+        # The screener looks for terms of up to MAX_NGRAM words; a longer one would never match.
+        raise Unprocessable(
+            f"The value has {words} words once normalised; a protected term has at most {MAX_NGRAM}.",
+            errors=[{"field": "body.value", "message": f"more than {MAX_NGRAM} words", "type": "value_error"}],
         )
     digest = term_digest(term_in.value, key)
     existing = session.exec(select(ProtectedTerm).where(ProtectedTerm.digest == digest)).first()
@@ -71,7 +103,7 @@ def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor:
     term = ProtectedTerm(kind=term_in.kind.value, digest=digest, created_by=actor)
     session.add(term)
     session.flush()
-    _bump_version(session)
+    _bump_version(session, words=words)
     audit.record(
         session,
         actor=actor,
@@ -107,6 +139,7 @@ def delete(*, session: Session, term_id: uuid.UUID, actor: str) -> None:
     session.delete(term)
     session.flush()
     _bump_version(session)
+    _reset_sizes_if_empty(session)
     audit.record(
         session,
         actor=actor,

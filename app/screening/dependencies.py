@@ -32,6 +32,10 @@ class TermSource(Protocol):
         """Return every (digest, kind) pair."""
         ...
 
+    def ngram_sizes(self, *, session: Session) -> frozenset[int]:
+        """Return the registered terms' lengths in words (a superset will do)."""
+        ...
+
 
 class ScreenerProvider:
     """Holds the process's Screener and swaps in a new protected-term matcher when the DB says so.
@@ -75,7 +79,9 @@ class ScreenerProvider:
 
             # Rows are read after the counter: at worst they are newer than it, which only costs
             # one more rebuild on the next request, never a stale matcher under a fresh number.
-            matcher = ProtectedTermMatcher(self.terms.all_entries(session=session), self._key)
+            # The lengths are read after the rows, so they cover every row read (only ever more).
+            entries = self.terms.all_entries(session=session)
+            matcher = ProtectedTermMatcher(entries, self._key, self.terms.ngram_sizes(session=session))
             screener = self._base.with_protected(matcher)
             self._state = (version, screener)
             return version, screener

@@ -4,6 +4,11 @@ The matcher holds HMAC-SHA256 digests of normalised terms, never their plain tex
 hashes every 1-4 token n-gram of the normalised post with the same key and looks the digests up,
 so a registered child's name is found however it is disguised ("J.a.c.k", "JACK", "J4ck") while a
 dump of the matcher (or of the database behind it) reveals no names.
+
+Hashing is most of the matcher's cost, so it can be told which term lengths (in words) are
+registered at all: only n-grams of those lengths are hashed. The registry keeps that set as one
+bitmask for all terms together (`sizes_mask`), which says no more about any one name than that
+some registered term has that many words.
 """
 
 from __future__ import annotations
@@ -36,6 +41,33 @@ def normalize_term(value: str) -> str:
     return " ".join(tok for _, _, tok in tokens(normalize_text(value)))
 
 
+def term_words(value: str) -> int:
+    """Return how many word tokens ``value`` has once normalised (the n-gram it must match)."""
+    return len(normalize_term(value).split())
+
+
+def sizes_mask(sizes: Iterable[int]) -> int:
+    """Return the bitmask of n-gram sizes (bit ``n - 1`` for ``n`` words).
+
+    Raises:
+        ValueError: on a size outside ``1..MAX_NGRAM``.
+
+    """
+    mask = 0
+    for n in sizes:
+        if not 1 <= n <= MAX_NGRAM:
+            raise ValueError(f"protected terms have 1 to {MAX_NGRAM} words, not {n}")
+        mask |= 1 << (n - 1)
+    return mask
+
+
+def sizes_of(mask: int | None) -> frozenset[int]:
+    """Return the n-gram sizes a bitmask holds; ``None`` (not known) means every size."""
+    if mask is None:
+        return frozenset(range(1, MAX_NGRAM + 1))
+    return frozenset(n for n in range(1, MAX_NGRAM + 1) if mask >> (n - 1) & 1)
+
+
 def term_digest(value: str, key: bytes) -> str:
     """Return the hex HMAC-SHA256 of ``normalize_term(value)`` under ``key``.
 
@@ -66,13 +98,15 @@ class ProtectedTermMatcher:
         entries: ``(digest_hex, kind)`` pairs; ``kind`` is one of child_name, family_name,
             staff_name, code_name, access_code.
         key: The HMAC key the digests were made with.
+        sizes: The word counts of the registered terms (any superset will do); ``None`` when
+            not known, which hashes every n-gram of 1 to ``MAX_NGRAM`` words.
 
     Raises:
-        ValueError: on an unknown kind or a malformed digest.
+        ValueError: on an unknown kind, a malformed digest or a size outside ``1..MAX_NGRAM``.
 
     """
 
-    def __init__(self, entries: Iterable[tuple[str, str]], key: bytes) -> None:
+    def __init__(self, entries: Iterable[tuple[str, str]], key: bytes, sizes: Iterable[int] | None = None) -> None:
         table: dict[str, str] = {}
         for digest, kind in entries:
             if kind not in KINDS:
@@ -82,16 +116,20 @@ class ProtectedTermMatcher:
                 raise ValueError("protected term digest must be 64 hex characters")
             table[digest] = kind
         self._table = table
-        # Digests are compared as raw bytes, and HMAC is computed from a precomputed inner pad
-        # state and the outer pad (RFC 2104) so each n-gram costs a few C-level hash calls, not
-        # the hmac module's Python wrapper.
+        mask = None if sizes is None else sizes_mask(sizes)
+        if table and not mask:
+            mask = None  # terms without a size would never match: hash every length instead
+        # (size - 1) for each n-gram length worth hashing, ascending.
+        self._sizes = sorted(n - 1 for n in sizes_of(mask))
+        # Digests are compared as raw bytes, and HMAC is computed from precomputed inner and outer
+        # pad states (RFC 2104): each n-gram costs a few C-level hash calls and one compression
+        # per pad, not the hmac module's Python wrapper.
         self._raw = {bytes.fromhex(d): k for d, k in table.items()}
         if len(key) > _BLOCK:
             key = hashlib.sha256(key).digest()
         key = key.ljust(_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-        # The outer pad as bytes: one sha256(opad + inner) call is cheaper than copying a state.
-        self._opad = bytes(b ^ 0x5C for b in key)
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
     def __len__(self) -> int:
         return len(self._table)
@@ -106,33 +144,39 @@ class ProtectedTermMatcher:
             Non-overlapping matches in token order.
 
         """
-        if not self._table:
+        if not self._table or not self._sizes:
             return []
         get = self._raw.get
         icopy = self._inner.copy
-        opad = self._opad
-        sha256 = hashlib.sha256
+        ocopy = self._outer.copy
+        wanted = self._sizes
         encoded = [w.encode("utf-8", "surrogatepass") for w in words]
         spaced = [b" " + w for w in encoded]
         out: list[ProtectedMatch] = []
         i = 0
         n = len(words)
         while i < n:
-            # Inner hashes of the 1..k-grams starting at i, built incrementally on one state;
-            # then the longest n-gram whose outer hash is registered wins.
-            top = min(MAX_NGRAM, n - i)
+            # The inner hash runs incrementally over the words from i on one state; an outer hash
+            # is taken only at the registered lengths, and the longest registered n-gram wins.
             state = icopy()
             state.update(encoded[i])
-            inners = [state.digest()]
-            for j in range(i + 1, i + top):
-                state.update(spaced[j])
-                inners.append(state.digest())
-            kinds = [get(sha256(opad + inner).digest()) for inner in inners]
-            size = top
+            size = 0
             kind = None
-            while size and (kind := kinds[size - 1]) is None:
-                size -= 1
+            k = 1
+            for want in wanted:
+                if i + want >= n:
+                    break
+                while k <= want:
+                    state.update(spaced[i + k])
+                    k += 1
+                outer = ocopy()
+                outer.update(state.digest())
+                found = get(outer.digest())
+                if found is not None:
+                    size, kind = want + 1, found
             if kind is not None:
                 out.append(ProtectedMatch(i, i + size - 1, kind))
-            i += size or 1
+                i += size
+            else:
+                i += 1
         return out

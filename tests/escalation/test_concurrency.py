@@ -26,7 +26,7 @@ from app.incidents import sealing as incident_sealing
 from app.incidents import service as incidents
 from app.incidents.schemas import IncidentCreate
 from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import hold_then_wait, make_settings
 from tests.incidents.factories import incident_body
 
 N = 20
@@ -183,20 +183,7 @@ def _interleave(fresh_database, *, step_first: bool) -> tuple[set[str], set[str]
             created.append(str(incident.id))
 
         first, second = (step, record) if step_first else (record, step)
-        with Session(engine) as holder:
-            first(holder)
-
-            def then() -> None:
-                with Session(engine) as waiter:
-                    second(waiter)
-                    waiter.commit()
-
-            thread = threading.Thread(target=then)
-            thread.start()
-            thread.join(timeout=0.5)
-            assert thread.is_alive(), "the second transaction did not wait for the case"
-            holder.commit()
-        thread.join(timeout=30)
+        hold_then_wait(engine, first, second)
         with Session(engine) as session:
             case = escalation.get_by_subject(session=session, subject_id="race-4")
             cited = {

@@ -3,7 +3,15 @@ from __future__ import annotations
 import pytest
 
 from app.screening.engine import Screener
-from app.screening.protected import ProtectedTermMatcher, normalize_term, term_digest
+from app.screening.protected import (
+    MAX_NGRAM,
+    ProtectedTermMatcher,
+    normalize_term,
+    sizes_mask,
+    sizes_of,
+    term_digest,
+    term_words,
+)
 from app.screening.types import Verdict
 from tests.screening.conftest import ctx
 
@@ -111,3 +119,32 @@ def test_find_matches_hmac_of_every_ngram_for_any_key_length(key):
     found = [(m.first, m.last, m.kind) for m in matcher.find(words)]
     assert found == [(1, 3, "family_name"), (5, 5, "child_name")]
     assert matcher.find([]) == []
+
+
+def test_sizes_mask_and_sizes_of():
+    assert sizes_mask([1, 2, 2]) == 0b11 and sizes_mask([]) == 0
+    assert sizes_of(0b101) == {1, 3} and sizes_of(None) == set(range(1, MAX_NGRAM + 1))
+    assert sizes_of(sizes_mask(range(1, MAX_NGRAM + 1))) == sizes_of(None)
+    for bad in (0, MAX_NGRAM + 1):
+        with pytest.raises(ValueError, match=f"1 to {MAX_NGRAM} words"):
+            sizes_mask([bad])
+    assert term_words(" J.a.c.k  Ó'Neill ") == 2  # "jack o'neill"
+    assert term_words("Mary-Jane Smith") == 3  # "mary jane smith"
+    assert term_words("...") == 0
+
+
+def test_find_hashes_only_the_registered_lengths():
+    entries = [(term_digest("Sam", KEY), "child_name"), (term_digest("Sam Lee Park", KEY), "family_name")]
+    words = ["met", "sam", "lee", "park", "and", "sam", "again"]
+    # Told the true lengths, the matcher finds what hashing every length finds.
+    told = ProtectedTermMatcher(entries, KEY, sizes={1, 3})
+    assert told.find(words) == ProtectedTermMatcher(entries, KEY).find(words)
+    assert [(m.first, m.last) for m in told.find(words)] == [(1, 3), (5, 5)]
+    # A length it is not told about is not hashed: the three-word name goes unseen (the registry
+    # must never under-report), and the shorter registered name is matched inside it instead.
+    assert [(m.first, m.last) for m in ProtectedTermMatcher(entries, KEY, sizes={1}).find(words)] == [(1, 1), (5, 5)]
+    # Terms with no length at all would never match: every length is hashed instead.
+    assert len(ProtectedTermMatcher(entries, KEY, sizes=set()).find(words)) == 2
+    assert ProtectedTermMatcher([], KEY, sizes=set()).find(words) == []
+    with pytest.raises(ValueError):
+        ProtectedTermMatcher(entries, KEY, sizes={MAX_NGRAM + 1})

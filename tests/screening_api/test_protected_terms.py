@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import func, select
+from sqlalchemy import delete as sa_delete
+from sqlalchemy import update as sa_update
+from sqlmodel import Session, func, select
 
 from app.audit.models import AuditEvent
-from app.db import get_session
+from app.db import build_engine, get_session
 from app.main import create_app
+from app.protected_terms import service
 from app.protected_terms.models import ProtectedTerm, ProtectedTermState
+from app.protected_terms.schemas import ProtectedTermCreate, TermKind
 from app.screening.models import Screening
 from app.screening.protected import term_digest
+from tests.conftest import hold_then_wait, make_settings, migrate
 from tests.screening_api.factories import CHILD, PT, W, post
 
 
@@ -174,3 +180,76 @@ def test_deleted_term_is_404_on_get(client, auth):
     term_id = _register(client, auth).json()["id"]
     assert client.delete(f"/v1/protected-terms/{term_id}", headers=auth(PT)).status_code == 204
     assert client.get(f"/v1/protected-terms/{term_id}", headers=auth(PT)).status_code == 404
+
+
+def _sizes_mask(session):
+    session.expire_all()
+    return session.get(ProtectedTermState, 1).ngram_sizes
+
+
+def _empty_registry(session):
+    session.exec(sa_delete(ProtectedTerm))
+    session.exec(sa_update(ProtectedTermState).values(ngram_sizes=0))
+    session.flush()
+
+
+def test_a_term_longer_than_the_screener_reads_is_422(client, auth):
+    r = _register(client, auth, value="Anna Maria Louisa Grace Smith")
+    assert r.status_code == 422
+    assert r.json()["errors"][0]["field"] == "body.value" and "at most 4" in r.json()["detail"]
+    assert _register(client, auth, value="Anna Maria Louisa Smith").status_code == 201
+
+
+def test_the_registry_keeps_its_terms_lengths_and_forgets_them_once_empty(client, auth, session):
+    _empty_registry(session)
+    one = _register(client, auth, value="Jack").json()["id"]
+    assert _sizes_mask(session) == 0b1
+    three = _register(client, auth, value="Mary-Jane Okafor", kind="family_name").json()["id"]  # mary jane okafor
+    assert _sizes_mask(session) == 0b101
+    client.delete(f"/v1/protected-terms/{one}", headers=auth(PT))
+    assert _sizes_mask(session) == 0b101  # only ever more while terms remain
+    client.delete(f"/v1/protected-terms/{three}", headers=auth(PT))
+    assert _sizes_mask(session) == 0
+
+
+@pytest.mark.parametrize("known", [True, False])
+def test_a_registered_three_word_name_is_blocked_whether_lengths_are_known_or_not(client, auth, session, known):
+    _empty_registry(session)
+    if not known:  # as after migration 0010 on a registry with terms: lengths not known
+        session.exec(sa_update(ProtectedTermState).values(ngram_sizes=None))
+        session.flush()
+    _register(client, auth, value="Jack")
+    _register(client, auth, value="Mary Jane Okafor", kind="family_name")
+    assert _sizes_mask(session) == (0b101 if known else None)
+    result = _screen(client, auth, "Lovely to see m a r y jane OKAFOR in the garden")
+    assert result["verdict"] == "block" and "okafor" not in result["suggested_text"].lower()
+
+
+@pytest.mark.parametrize("delete_first", [True, False])
+def test_a_term_registered_while_the_last_one_is_deleted_keeps_its_length(fresh_database, delete_first):
+    """Deleting the last term resets the lengths; a registration racing it must not be forgotten."""
+    settings = make_settings(fresh_database.url)
+    migrate(settings)
+    engine = build_engine(settings)
+    key = settings.secret_key.encode()
+    try:
+        with Session(engine) as session:
+            old = service.create(session=session, term_in=ProtectedTermCreate(kind=TermKind.CHILD_NAME, value="Jack"),
+                                 key=key, actor="hr").id  # fmt: skip
+            session.commit()
+
+        def delete(session: Session) -> None:
+            service.delete(session=session, term_id=old, actor="hr")
+
+        def register(session: Session) -> None:
+            new = ProtectedTermCreate(kind=TermKind.FAMILY_NAME, value="Mary Jane Okafor")
+            service.create(session=session, term_in=new, key=key, actor="hr")
+
+        first, second = (delete, register) if delete_first else (register, delete)
+        hold_then_wait(engine, first, second)
+        with Session(engine) as session:
+            # Reset then extended, or (deleted while a term remained) kept as a superset: never short.
+            assert service.ngram_sizes(session=session) == ({3} if delete_first else {1, 3})
+            assert len(service.all_entries(session=session)) == 1
+    finally:
+        engine.dispose()
