@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -20,7 +22,7 @@ from app.escalation import service as escalation
 from app.escalation.models import EscalationCase
 from app.incidents.models import Incident
 from app.incidents.schemas import CaseSummary, IncidentCreate, IncidentRead
-from app.pagination import keyset_page, split_page
+from app.pagination import keyset_params, keyset_statement, split_page
 
 if TYPE_CHECKING:
     from app.screening.models import Screening
@@ -131,6 +133,28 @@ _LIST = sa.select(*(_INCIDENT.c[name] for name in _READ_FIELDS), _CASE.c.stage, 
 )
 
 
+#: The list's filters: (column, comparison) by parameter name.
+_FILTERS: dict[str, tuple[Any, Callable[[Any, Any], Any]]] = {
+    "subject_id": (_INCIDENT.c.subject_id, operator.eq),
+    "platform": (_INCIDENT.c.platform, operator.eq),
+    "posted_from": (_INCIDENT.c.posted_at, operator.ge),
+    "posted_to": (_INCIDENT.c.posted_at, operator.lt),
+    "created_from": (_INCIDENT.c.created_at, operator.ge),
+    "created_to": (_INCIDENT.c.created_at, operator.lt),
+}
+
+
+@lru_cache(maxsize=2 ** (len(_FILTERS) + 1))
+def _list_statement(filters: tuple[str, ...], after: bool) -> Any:
+    # One statement per filter shape, reused with bind parameters: building it and its cache key
+    # per request cost about as much as running the query.
+    statement = _LIST
+    for name in filters:
+        column, compare = _FILTERS[name]
+        statement = statement.where(compare(column, sa.bindparam(f"filter_{name}", type_=column.type)))
+    return keyset_statement(statement, _INCIDENT.c.created_at, _INCIDENT.c.id, after=after)
+
+
 def list_(
     *,
     session: Session,
@@ -147,27 +171,25 @@ def list_(
 
     One query for both, evidence included (the caller holds incidents:read).
     """
-    statement = _LIST
-    if subject_id is not None:
-        statement = statement.where(_INCIDENT.c.subject_id == subject_id)
-    if platform is not None:
-        statement = statement.where(_INCIDENT.c.platform == platform)
-    if posted_from is not None:
-        statement = statement.where(_INCIDENT.c.posted_at >= posted_from)
-    if posted_to is not None:
-        statement = statement.where(_INCIDENT.c.posted_at < posted_to)
-    if created_from is not None:
-        statement = statement.where(_INCIDENT.c.created_at >= created_from)
-    if created_to is not None:
-        statement = statement.where(_INCIDENT.c.created_at < created_to)
-    statement = keyset_page(statement, _INCIDENT.c.created_at, _INCIDENT.c.id, cursor=cursor, limit=limit)
+    given = {
+        "subject_id": subject_id,
+        "platform": platform,
+        "posted_from": posted_from,
+        "posted_to": posted_to,
+        "created_from": created_from,
+        "created_to": created_to,
+    }
+    filters = tuple(name for name, value in given.items() if value is not None)
+    params = keyset_params(cursor=cursor, limit=limit)
+    params.update((f"filter_{name}", given[name]) for name in filters)
+    statement = _list_statement(filters, bool(cursor))
     # Plain tuples on the session's connection: the ORM's result handling and mapping rows cost more
     # than shaping the 21 rows.
     items = [
         IncidentRead(
             **dict(zip(_READ_FIELDS, row, strict=True)), case=CaseSummary(stage=stage, version=version, status=status)
         )
-        for *row, stage, version, status in session.connection().execute(statement).all()
+        for *row, stage, version, status in session.connection().execute(statement, params).all()
     ]
     return split_page(items, limit)
 
