@@ -11,8 +11,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
-from starlette.routing import BaseRoute
 from sqlmodel import Session
+from starlette.routing import BaseRoute
 
 from app import health
 from app.auth import clients_router

@@ -192,7 +192,10 @@ def list_(
     rows = session.connection().execute(statement, params).all()
     items = _READ_ITEMS.validate_python(
         [
-            {**dict(zip(_READ_FIELDS, row, strict=True)), "case": {"stage": stage, "version": version, "status": status}}
+            {
+                **dict(zip(_READ_FIELDS, row, strict=True)),
+                "case": {"stage": stage, "version": version, "status": status},
+            }
             for *row, stage, version, status in rows
         ]
     )

@@ -7,7 +7,6 @@ from functools import partial
 from typing import Annotated
 
 import anyio
-
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 

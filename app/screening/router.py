@@ -191,4 +191,3 @@ def list_screenings(
         session=session, filters=filters, only_author=_only_author(principal), cursor=cursor, limit=limit
     )
     return JSONResponse({"items": [service.row_json(r, explain=explain) for r in rows], "next_cursor": next_cursor})
-
