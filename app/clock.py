@@ -44,8 +44,9 @@ class SystemClock:
 SYSTEM_CLOCK = SystemClock()
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     """Return the application's clock."""
+    # Async although it does no I/O: FastAPI runs a synchronous dependency in a worker thread.
     return request.app.state.clock
 
 

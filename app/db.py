@@ -230,8 +230,9 @@ def _begin_immediate(connection: Any, busy_timeout_ms: int) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """Return the engine the running application was built with."""
+    # Async although it does no I/O: FastAPI runs a synchronous dependency in a worker thread.
     return request.app.state.engine
 
 

@@ -7,11 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.routing import BaseRoute
 
 from app import health
 from app.auth import clients_router
@@ -88,14 +89,28 @@ def _document_media_type_errors(schema: dict[str, Any]) -> None:
                 operation["responses"] = dict(sorted(operation["responses"].items()))
 
 
-def _build_openapi(app: FastAPI) -> dict[str, Any]:
+def _serve_hot_routes_first(app: FastAPI, hot: tuple[APIRouter, ...]) -> list[BaseRoute]:
+    """Move the inclusions of `hot` to the front of the app's routes; return the routes in their former order.
+
+    Each request tries the app's routes in order, and each included router it passes costs several
+    microseconds to rule out (about 70 us of a 400 us policy read behind nine of them). The paths
+    of different routers never overlap, so the order changes no match; the OpenAPI document keeps
+    the former order.
+    """
+    documented = list(app.router.routes)
+    first = [r for r in documented if getattr(r, "original_router", None) in hot]
+    app.router.routes[:] = first + [r for r in documented if r not in first]
+    return documented
+
+
+def _build_openapi(app: FastAPI, routes: list[BaseRoute]) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
         title=app.title,
         version=app.version,
         description=app.description,
-        routes=app.routes,
+        routes=routes,
         servers=app.servers,
         tags=app.openapi_tags,
     )
@@ -209,7 +224,10 @@ def create_app(
     app.include_router(policy_router.router)
     app.include_router(privacy_router.router)
 
-    app.openapi = lambda: _build_openapi(app)  # type: ignore[method-assign]
+    # Liveness first (probes must stay cheap under load), then the routes of issue 16's mix, busiest first.
+    hot = (health.router, screening_router.router, incidents_router.router, policy_router.router)
+    documented = _serve_hot_routes_first(app, hot)
+    app.openapi = lambda: _build_openapi(app, documented)  # type: ignore[method-assign]
     return app
 
 

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import Query
 from pydantic import BaseModel
 from pydantic.config import JsonValue
-from sqlalchemy import and_, or_
+from sqlalchemy import Integer, and_, bindparam, or_
 
 from app.errors import BadRequest
 
@@ -70,6 +70,30 @@ def keyset_page(statement: Any, created_col: Any, id_col: Any, *, cursor: str | 
         created_at, row_id = decode_cursor(cursor)
         statement = statement.where(or_(created_col < created_at, and_(created_col == created_at, id_col < row_id)))
     return statement.order_by(created_col.desc(), id_col.desc()).limit(limit + 1)
+
+
+#: Bind parameter names of `keyset_statement`, filled by `keyset_params`.
+_AFTER_CREATED, _AFTER_ID, _PAGE_ROWS = "keyset_created_at", "keyset_id", "keyset_rows"
+
+
+def keyset_statement(statement: Any, created_col: Any, id_col: Any, *, after: bool) -> Any:
+    """`keyset_page` with bind parameters in place of the cursor and limit, for a statement built once.
+
+    Building a select and its cache key costs more than running it on a hot list; a statement kept
+    per filter shape is reused with `keyset_params` for each page.
+    """
+    if after:
+        created_at, row_id = bindparam(_AFTER_CREATED, type_=created_col.type), bindparam(_AFTER_ID, type_=id_col.type)
+        statement = statement.where(or_(created_col < created_at, and_(created_col == created_at, id_col < row_id)))
+    return statement.order_by(created_col.desc(), id_col.desc()).limit(bindparam(_PAGE_ROWS, type_=Integer))
+
+
+def keyset_params(*, cursor: str | None, limit: int) -> dict[str, Any]:
+    """Return the bind parameters of `keyset_statement(after=bool(cursor))` (a bad cursor is a 400)."""
+    params: dict[str, Any] = {_PAGE_ROWS: limit + 1}
+    if cursor:
+        params[_AFTER_CREATED], params[_AFTER_ID] = decode_cursor(cursor)
+    return params
 
 
 def split_page(rows: list[Any], limit: int, *, created_attr: str = "created_at") -> tuple[list[Any], str | None]:

@@ -35,16 +35,17 @@ CONTROL_CHARACTER_PATTERNS = frozenset({SINGLE_LINE_PATTERN, MULTI_LINE_PATTERN}
 # storing on every database never overflows.
 SUPPORTED_FROM = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
 SUPPORTED_UNTIL = dt.datetime(9000, 1, 1, tzinfo=dt.UTC)
+# Formatted once: strftime on every valid timestamp was a measurable share of an incident's validation.
+_OUT_OF_RANGE = f"must be between {SUPPORTED_FROM:%Y-%m-%d} and {SUPPORTED_UNTIL:%Y-%m-%d} (UTC)"
 
 
 def _supported_range(value: dt.datetime) -> dt.datetime:
-    message = f"must be between {SUPPORTED_FROM:%Y-%m-%d} and {SUPPORTED_UNTIL:%Y-%m-%d} (UTC)"
     try:
         in_utc = value.astimezone(dt.UTC)
     except OverflowError:
-        raise ValueError(message) from None
+        raise ValueError(_OUT_OF_RANGE) from None
     if not SUPPORTED_FROM <= in_utc < SUPPORTED_UNTIL:
-        raise ValueError(message)
+        raise ValueError(_OUT_OF_RANGE)
     return value
 
 

@@ -75,6 +75,8 @@ def create_bench_app(settings: Settings | None = None, *, engine: Engine | None 
     """Build the service as `create_app` does (from the environment by default) and add the bare insert."""
     service = create_app(settings, engine=engine)
     service.include_router(router)
+    # Tried first, as the service's busiest routes are: a floor must not pay for passing the others.
+    service.router.routes.insert(0, service.router.routes.pop())
     return service
 
 

@@ -28,8 +28,7 @@ from app.screening.schemas import (
 from app.screening.types import Verdict
 from app.validation import AwareDatetime
 
-router = APIRouter()
-screenings = APIRouter(prefix="/v1/screenings", tags=["screenings"])
+router = APIRouter(prefix="/v1/screenings", tags=["screenings"])
 
 Writer = Annotated[Principal, require(Scope.SCREENINGS_WRITE)]
 Reader = Annotated[Principal, require(Scope.SCREENINGS_READ, Scope.SCREENINGS_WRITE)]
@@ -40,7 +39,7 @@ def _only_author(principal: Principal) -> str | None:
     return None if principal.has(Scope.SCREENINGS_READ) else principal.sub
 
 
-@screenings.post(
+@router.post(
     "",
     operation_id="createScreening",
     summary="Screen one post against the policy",
@@ -94,7 +93,7 @@ def create_screening(
     )
 
 
-@screenings.post(
+@router.post(
     "/batch",
     operation_id="createScreeningBatch",
     summary="Screen up to 100 posts in one call",
@@ -134,7 +133,7 @@ def create_screening_batch(
     )
 
 
-@screenings.get(
+@router.get(
     "/{screening_id}",
     operation_id="getScreening",
     summary="Read a stored screening",
@@ -152,7 +151,7 @@ def get_screening(
     return JSONResponse(service.row_json(row, explain=explain))
 
 
-@screenings.get(
+@router.get(
     "",
     operation_id="listScreenings",
     summary="List stored screenings",
@@ -192,6 +191,3 @@ def list_screenings(
         session=session, filters=filters, only_author=_only_author(principal), cursor=cursor, limit=limit
     )
     return JSONResponse({"items": [service.row_json(r, explain=explain) for r in rows], "next_cursor": next_cursor})
-
-
-router.include_router(screenings)

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 
 from app.audit.models import AuditEvent
 from app.audit.service import verify
-from app.incidents import sealing
+from app.incidents import sealing, service
+from app.incidents.schemas import IncidentCreate
 from tests.incidents.factories import HR, MANAGER, incident_body, record
 
 
@@ -187,6 +188,24 @@ def test_list_filters_and_pagination(client, hr):
         headers=hr,
     ).json()
     assert future["items"] == []
+
+
+def test_list_pages_through_incidents_recorded_at_the_same_moment(session):
+    # The cursor's bind parameters break ties by id: each of three simultaneous incidents comes once.
+    subject = f"tie-{uuid.uuid4().hex[:6]}"
+    moment = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    created = set()
+    for _ in range(3):
+        body = IncidentCreate.model_validate(incident_body(subject))
+        incident, _case = service.create(session=session, incident_in=body, actor="hr-anna", now=moment)
+        created.add(incident.id)
+    seen, cursor = [], None
+    for _ in range(4):
+        items, cursor = service.list_(session=session, subject_id=subject, created_from=moment, cursor=cursor, limit=1)
+        seen += [item.id for item in items]
+        if cursor is None:
+            break
+    assert seen == sorted(created, reverse=True)
 
 
 def test_list_bad_cursor_and_bad_params(client, hr):
