@@ -28,7 +28,7 @@ def _score(screener, name: str) -> dict:
 
 #: name -> (accuracy, block recall, false-block rate) floors for the fused screener.
 FLOORS = {  # shipped model: 0.849/0.875/0.000, 0.844/0.846/0.222, 0.750/0.875/0.143, 0.911/1.000/0.000,
-    # 0.978/0.941/0.000, 0.878/0.980/0.029 (accuracy / block recall / false-block), less 0.05
+    # 0.978/0.941/0.000, 0.896/0.980/0.029 (accuracy / block recall / false-block), less 0.05
     "fresh_posts.jsonl": (0.79, 0.82, 0.05),
     "fresh_posts_holdout.jsonl": (0.79, 0.79, 0.28),
     "fresh_posts_final.jsonl": (0.70, 0.82, 0.20),
@@ -36,8 +36,8 @@ FLOORS = {  # shipped model: 0.849/0.875/0.000, 0.844/0.846/0.222, 0.750/0.875/0
     "blind_session2_b.jsonl": (0.92, 0.89, 0.05),
     "probe_posts.jsonl": (0.82, 0.93, 0.08),
     # 60 development posts reworded by a writer who saw only dev, the policy and the conventions,
-    # labels unchanged: 0.850 / 0.900 / 0.000 (the bar for reworded posts is 0.85).
-    "reworded_dev.jsonl": (0.80, 0.85, 0.05),
+    # labels unchanged: 0.867 / 0.900 / 0.000 (the bar for reworded posts is 0.85).
+    "reworded_dev.jsonl": (0.85, 0.85, 0.05),
 }
 
 

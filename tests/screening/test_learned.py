@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from app.policy.pack import PolicyPack
 from app.screening.engine import Screener, build_screener
 from app.screening.learned import train as training
 from app.screening.learned.features import char_ngrams, context_features, symbols, text_features, word_shape
-from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, ClauseSpec, decide
+from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, PLAUSIBLE, ClauseSpec, decide, review_support
 from app.screening.learned.model import ClauseModel, ModelError, artifact_path, load_model
 from app.screening.normalize import normalize, tokens_and_words
 from app.screening.types import AuthorRole, ScreenContext, Verdict
@@ -209,6 +210,22 @@ def test_fusion_names_the_most_probable_clause_when_flagged_without_a_clear_one(
     p = _probs(**{"SM_ACCESS": 0.3, "SM_COMPLAINT": 0.2, "flag": 0.7})
     d = decide(p, TH, SPECS, insider=False, prior_authority=False)
     assert d.verdict is Verdict.REVIEW and set(d.clauses) == {"SM-ACCESS"}
+
+
+def test_a_flag_with_no_plausible_clause_is_not_sent_to_review() -> None:
+    p = _probs(**{"SM_ACCESS": 0.3, "SM_COMPLAINT": 0.2, "flag": 0.7})  # access at 0.6 of its threshold
+    assert review_support(p, TH, SPECS, insider=False, prior_authority=False) == pytest.approx(0.6)
+    assert decide(p, TH | {PLAUSIBLE: 0.5}, SPECS, insider=False, prior_authority=False).verdict is Verdict.REVIEW
+    low = decide(p, TH | {PLAUSIBLE: 0.7}, SPECS, insider=False, prior_authority=False)
+    assert low.verdict is Verdict.ALLOW and low.clauses == {}
+    # A clause past its own threshold always supports a review; a waived one never does.
+    assert review_support(_probs(SM_COMPLAINT=0.6), TH, SPECS, insider=False, prior_authority=False) == math.inf
+    debate = _probs(SM_DEBATE=0.4)
+    assert review_support(debate, TH, SPECS, insider=True, prior_authority=True) == 0.0
+    # A block does not need it: the block score already names a strong clause.
+    strong = _probs(**{"SM_COMPLAINT": 0.45, "SM_COMPLAINT_block": 0.95, "flag": 0.95})
+    assert decide(strong, TH | {BLOCK_HEAD: 0.3, PLAUSIBLE: 0.95}, SPECS, insider=False,
+                  prior_authority=False).verdict is Verdict.BLOCK  # fmt: skip
 
 
 def test_an_allowed_post_lists_only_the_informational_clause_for_insiders() -> None:

@@ -4,7 +4,9 @@ Pure and shared by the engine and by training (which scores its cross-validation
 same function, so the thresholds it chooses are the ones the engine applies).
 
 * The verdict: block when a clause's block score (``p(clause) x p(block | clause) x p(flag)``)
-  reaches the block threshold, review when ``p(flag)`` reaches its own, otherwise allow.
+  reaches the block threshold, review when ``p(flag)`` reaches its own and some clause is plausibly
+  breached (its probability reaches a share of its own threshold, the ``plausible`` threshold),
+  otherwise allow: a post that breaches no clause in particular is not a breach of the policy.
 * Each clause head lists its clause when its probability reaches the clause's threshold. A flagged
   post always names at least one clause (the most probable one); an allowed post names none but an
   informational clause.
@@ -17,6 +19,7 @@ same function, so the thresholds it chooses are the ones the engine applies).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,8 @@ from app.screening.types import Verdict
 
 FLAG_HEAD = "flag"
 BLOCK_HEAD = "block"
+#: Threshold key: the share of its own threshold the likeliest clause must reach for a review.
+PLAUSIBLE = "plausible"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,31 @@ def block_score(probs: Mapping[str, float], rule_id: str) -> float:
     return float(probs[rule_id]) * float(probs.get(block_head(rule_id), 0.0)) * float(probs[FLAG_HEAD])
 
 
+def review_support(
+    probs: Mapping[str, float],
+    thresholds: Mapping[str, float],
+    specs: Sequence[ClauseSpec],
+    *,
+    insider: bool,
+    prior_authority: bool,
+) -> float:
+    """Return how plausibly a flagged post breaches a clause it can be reviewed for.
+
+    Infinite when a clause reaches its own threshold; otherwise the likeliest clause's probability
+    as a share of its threshold (0 when that clause does not apply: an authority grant waives it).
+    """
+    breach = [s for s in specs if not s.informational and not (s.insiders_only and not insider)]
+    if not breach:
+        return 0.0
+    allowed = [s for s in breach if not (prior_authority and s.waived_by_authority)]
+    if any(probs[s.rule_id] >= thresholds[s.rule_id] for s in allowed):
+        return math.inf
+    best = max(breach, key=lambda s: probs[s.rule_id])
+    if best not in allowed:
+        return 0.0
+    return float(probs[best.rule_id]) / max(thresholds[best.rule_id], 1e-9)
+
+
 def decide(
     probs: Mapping[str, float],
     thresholds: Mapping[str, float],
@@ -79,7 +109,8 @@ def decide(
         probs: Calibrated probability per head: each clause id, ``<clause>:block`` for the breach
             clauses, and ``flag``.
         thresholds: Per clause id its listing threshold; ``flag`` and ``block`` for the verdict
-            (``block`` applies to :func:`block_score`).
+            (``block`` applies to :func:`block_score`); ``plausible`` for :func:`review_support`
+            (0 when absent).
         specs: The pack's clauses.
         insider: The author is staff, a volunteer or a trustee.
         prior_authority: A live authority grant is cited.
@@ -97,7 +128,9 @@ def decide(
     scores = {s.rule_id: block_score(probs, s.rule_id) for s in breach}
     if scores and max(scores.values()) >= t_block:
         verdict = Verdict.BLOCK
-    elif probs[FLAG_HEAD] >= thresholds[FLAG_HEAD]:
+    elif probs[FLAG_HEAD] >= thresholds[FLAG_HEAD] and review_support(
+        probs, thresholds, specs, insider=insider, prior_authority=prior_authority
+    ) >= thresholds.get(PLAUSIBLE, 0.0):
         verdict = Verdict.REVIEW
     else:
         verdict = Verdict.ALLOW
