@@ -8,6 +8,7 @@ redacted suggested text.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import re
@@ -20,7 +21,7 @@ from app.screening.learned.features import context_features, signal_features, sy
 from app.screening.learned.fusion import BLOCK_HEAD, FLAG_HEAD, decide, specs_of
 from app.screening.learned.model import ClauseModel, ModelError, load_model
 from app.screening.lexicon import Lexicon
-from app.screening.normalize import normalize, tokens_and_words
+from app.screening.normalize import normalize
 from app.screening.protected import ProtectedTermMatcher
 from app.screening.rules import (
     REDACTION_ONLY,
@@ -331,7 +332,13 @@ class Screener:
             whole = Span(*a.doc.norm.text.to_original(*pieces[0]))
             return dict.fromkeys(rule_ids, whole)
         columns = [self.model.head(r) for r in rule_ids]
-        weights = self.model.sentence_weights([tokens_and_words(text[s:e])[1] for s, e in pieces], columns)
+        # Tokens never cross a sentence boundary (.!? and newlines are not word characters), so each
+        # sentence's words are the post's tokens that start inside it: no second tokenisation.
+        tokens = a.doc.tokens
+        starts = [t[0] for t in tokens]
+        bounds = [bisect.bisect_left(starts, s) for s, _ in pieces] + [len(tokens)]
+        words = a.doc.words
+        weights = self.model.sentence_weights([words[bounds[k] : bounds[k + 1]] for k in range(len(pieces))], columns)
         best = weights.argmax(axis=0)
         return {r: Span(*a.doc.norm.text.to_original(*pieces[int(best[j])])) for j, r in enumerate(rule_ids)}
 

@@ -85,10 +85,18 @@ class NormText:
             produced the normalised span (including dropped invisible characters inside it).
 
         """
-        if not self.text:
+        n = len(self.text)
+        if not n:
             return (0, 0)
-        start = min(max(start, 0), len(self.text) - 1)
-        end = min(max(end, start + 1), len(self.text))
+        # Clamp into the text with comparisons (called for every signal: cheaper than min/max calls).
+        if start < 0:
+            start = 0
+        elif start >= n:
+            start = n - 1
+        if end <= start:
+            end = start + 1
+        elif end > n:
+            end = n
         return (self.starts[start], self.ends[end - 1])
 
 

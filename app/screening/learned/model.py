@@ -17,6 +17,7 @@ import hashlib
 import json
 import math
 import zipfile
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,8 @@ class ClauseModel:
             vocab = str(arrays["vocab"]).split("\n") if arrays["vocab"].size else []
             meta_vocab = str(arrays["meta_vocab"]).split("\n") if arrays["meta_vocab"].size else []
             self._index = {f: i for i, f in enumerate(vocab)}
+            # Word pairs keyed by the two shapes (their hashes are cached), not by a string built per pair.
+            self._pairs = {tuple(f[2:].split(" ", 1)): i for i, f in enumerate(vocab) if f.startswith("b:")}
             self._meta_index = {f: i for i, f in enumerate(meta_vocab)}
             self._idf = arrays["idf"].astype(np.float64)
             self._w_text = np.ascontiguousarray(arrays["w_text"], dtype=np.float32)
@@ -81,7 +84,7 @@ class ClauseModel:
         self.thresholds: dict[str, float] = {h: float(t) for h, t in self.meta["thresholds"].items()}
         self.digest = hashlib.sha256(raw).hexdigest()
         self._head_pos = {h: i for i, h in enumerate(self.heads)}
-        self._word_cache: dict[str, tuple[str, tuple[int, ...]]] = {}
+        self._word_cache: dict[str, tuple[str, bytes, int]] = {}
 
     @property
     def pack_version(self) -> str:
@@ -97,36 +100,41 @@ class ClauseModel:
         """Return the column of head ``name``."""
         return self._head_pos[name]
 
-    def _word(self, word: str) -> tuple[str, tuple[int, ...]]:
-        """Return a word's shape and the rows of its unigram and character n-grams (cached)."""
+    def _word(self, word: str) -> tuple[str, bytes, int]:
+        """Return a word's shape, the rows of its unigram and character n-grams, and its unigram's row.
+
+        Cached. The rows are packed int64 bytes, not a tuple of ints: a post's rows are then one bytes
+        join and one numpy view, with no Python int object to visit, which keeps scoring out of cold
+        memory. The unigram's row is -1 when the word is not in the vocabulary.
+        """
         hit = self._word_cache.get(word)
         if hit is None:
             shaped = word_shape(word)
             index = self._index
-            rows = tuple(i for f in ("w:" + shaped, *char_ngrams(shaped)) if (i := index.get(f)) is not None)
+            rows = array("q", [i for f in ("w:" + shaped, *char_ngrams(shaped)) if (i := index.get(f)) is not None])
             if len(self._word_cache) >= _WORD_CACHE_LIMIT:
                 self._word_cache.clear()  # Zipf: the common words come straight back
-            hit = self._word_cache[word] = (shaped, rows)
+            hit = self._word_cache[word] = (shaped, rows.tobytes(), index.get("w:" + shaped, -1))
         return hit
 
-    def _text_rows(self, words: list[str], symbols: list[str]) -> list[int]:
-        rows: list[int] = []
+    def _text_rows(self, words: list[str], symbols: list[str]) -> np.ndarray:
+        """Return the rows of a post's text features (with repeats), as int64."""
+        parts: list[bytes] = []
         shaped: list[str] = []
         word = self._word
         for w in words:
-            shape, word_rows = word(w)
+            shape, word_rows, _ = word(w)
             shaped.append(shape)
-            rows.extend(word_rows)
+            parts.append(word_rows)
+        pair = self._pairs.get
+        extra = array("q", [i for p in zip(shaped, shaped[1:], strict=False) if (i := pair(p)) is not None])
         get = self._index.get
-        for i in range(len(shaped) - 1):
-            row = get(f"b:{shaped[i]} {shaped[i + 1]}")
-            if row is not None:
-                rows.append(row)
         for s in symbols:
             row = get("p:" + s)
             if row is not None:
-                rows.append(row)
-        return rows
+                extra.append(row)
+        parts.append(extra.tobytes())
+        return np.frombuffer(b"".join(parts), dtype=np.int64)
 
     def decision(self, words: list[str], symbols: list[str], meta: list[str]) -> np.ndarray:
         """Return each head's raw decision value (before calibration).
@@ -142,8 +150,14 @@ class ClauseModel:
         """
         z = self._bias.copy()
         rows = self._text_rows(words, symbols)
-        if rows:
-            idx, counts = np.unique(np.asarray(rows, dtype=np.int64), return_counts=True)
+        if rows.size:
+            # np.unique(rows, return_counts=True), without its generic wrapping (a few µs a post).
+            ordered = np.sort(rows)
+            first = np.empty(ordered.size + 1, dtype=bool)
+            first[0] = first[-1] = True
+            np.not_equal(ordered[1:], ordered[:-1], out=first[1:-1])
+            idx = ordered[first[:-1]]
+            counts = np.diff(np.flatnonzero(first))
             v = (1.0 + np.log(counts)) * self._idf[idx]
             norm = math.sqrt(float(v @ v))
             if norm > 0:
@@ -159,22 +173,24 @@ class ClauseModel:
         An attribution, not a score: it says which sentence's words pushed a head up the most, in one
         vectorised pass over every sentence (the span a learned finding points at).
         """
-        get = self._index.get
+        cached = self._word_cache.get
+        word = self._word
+        pair = self._pairs.get
         rows: list[int] = []
         starts: list[int] = []
         for words in sentences:
             starts.append(len(rows))
-            shaped = [self._word(w)[0] for w in words]
-            rows.extend(i for w in shaped if (i := get("w:" + w)) is not None)
-            rows.extend(i for a, b in zip(shaped, shaped[1:], strict=False) if (i := get(f"b:{a} {b}")) is not None)
+            entries = [cached(w) or word(w) for w in words]
+            rows.extend(e[2] for e in entries if e[2] >= 0)
+            shaped = [e[0] for e in entries]
+            rows.extend(i for p in zip(shaped, shaped[1:], strict=False) if (i := pair(p)) is not None)
         out = np.zeros((len(sentences), len(columns)))
         if not rows:
             return out
-        idx = np.asarray(rows, dtype=np.int64)
-        contrib = self._w_text[np.ix_(idx, np.asarray(columns, dtype=np.int64))] * self._idf[idx, None]
-        nonempty = [
-            n for n in range(len(sentences)) if starts[n] < (starts[n + 1] if n + 1 < len(starts) else len(rows))
-        ]
+        idx = np.array(rows, dtype=np.int64)
+        contrib = self._w_text[idx][:, columns] * self._idf[idx][:, None]
+        ends = [*starts[1:], len(rows)]
+        nonempty = [n for n, (start, end) in enumerate(zip(starts, ends, strict=True)) if start < end]
         sums = np.add.reduceat(contrib, [starts[n] for n in nonempty], axis=0)
         out[nonempty] = sums
         return out
