@@ -33,7 +33,6 @@ MAX_SECRET_CHARS = 200
 MAX_SCOPE_CHARS = 1000
 # A rejected hash-budget request may try again almost at once: the budget frees in milliseconds.
 BUSY_RETRY_AFTER_SECONDS = 1
-LOCKOUT_SECONDS = 60
 
 TOKEN_RESPONSES: dict[int | str, dict[str, Any]] = {
     **problem_responses(400, 401, 413, 415, 422, 429, 503),
@@ -221,34 +220,17 @@ async def issue_token(
 
 
 def _check_client(state: Any, auth: _ClientAuth, keys: list[str]) -> service.ClientCredentials:
-    """Count the attempt, check the limits, then the secret; runs in a worker thread.
-
-    Each `with` block is one short transaction; the scrypt hash between them holds no connection.
-    The attempt is counted (committed) before anything is checked, so concurrent guesses on every
-    worker and instance see each other and a burst gets no more checks than the limit.
-    """
+    """Check the client's secret under the failure limits (runs in a worker thread)."""
     settings = state.settings
-    limits = {keys[0]: settings.token_failures_per_minute, keys[1]: settings.token_address_failures_per_minute}
-    now = state.clock.now()
-    with state.session_factory() as session:
-        attempt = service.reserve_attempt(session=session, keys=keys, now=now)
-        session.commit()
-    with state.read_session_factory() as session:
-        counts = service.recent_failures(session=session, keys=keys, now=now)  # this attempt included
-        credentials = service.load_credentials(session=session, client_id=auth.client_id, now=now)
-    over = [key for key in keys if counts[key] > limits[key]]
-    matched = not over and service.secret_matches(credentials, auth.client_secret, pepper=settings.secret_key)
-    if over or matched:
-        with state.session_factory() as session:
-            service.release_attempt(session=session, ids=attempt)
-            session.commit()
-    if over:
-        for key in over:
-            state.token_lockouts.lock(key, LOCKOUT_SECONDS)
-        raise OAuthTooManyRequests("Too many failed attempts from this address; wait before retrying.", LOCKOUT_SECONDS)
-    if matched and credentials is not None:
-        return credentials
-    for key in keys:
-        if counts[key] >= limits[key]:
-            state.token_lockouts.lock(key, LOCKOUT_SECONDS)
-    raise InvalidClient("The client id or secret is wrong, or the client is disabled.", basic=auth.basic)
+    return service.check_client(
+        client_id=auth.client_id,
+        secret=auth.client_secret,
+        keys=keys,
+        limits={keys[0]: settings.token_failures_per_minute, keys[1]: settings.token_address_failures_per_minute},
+        now=state.clock.now(),
+        write_session=state.session_factory,
+        read_session=state.read_session_factory,
+        lockouts=state.token_lockouts,
+        pepper=settings.secret_key,
+        basic=auth.basic,
+    )

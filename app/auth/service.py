@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +17,8 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from app.audit import service as audit
-from app.auth.exceptions import ClientNameTaken, ClientNotFound
+from app.auth.exceptions import ClientNameTaken, ClientNotFound, InvalidClient, OAuthTooManyRequests
+from app.auth.limits import Lockouts
 from app.auth.models import ApiClient, AuthFailure, RevokedToken
 from app.auth.schemas import ClientCreated, ClientRead
 from app.auth.scopes import parse_scopes
@@ -258,3 +261,67 @@ def access_snapshot(*, session: Session) -> tuple[frozenset[str], frozenset[str]
     active = session.exec(select(ApiClient.client_id).where(col(ApiClient.disabled_at).is_(None))).all()
     revoked = session.exec(select(RevokedToken.jti).where(col(RevokedToken.expires_at) >= utcnow())).all()
     return frozenset(active), frozenset(revoked)
+
+
+#: How long a (client, address) or an address that reached its failure limit is refused.
+LOCKOUT_SECONDS = 60
+
+
+def check_client(
+    *,
+    client_id: str,
+    secret: str,
+    keys: list[str],
+    limits: Mapping[str, int],
+    now: dt.datetime,
+    write_session: Callable[[], AbstractContextManager[Session]],
+    read_session: Callable[[], AbstractContextManager[Session]],
+    lockouts: Lockouts,
+    pepper: str,
+    basic: bool,
+) -> ClientCredentials:
+    """Count the attempt, check the failure limits, then the secret; return the client's credentials.
+
+    Each `with` block is one short transaction; the scrypt hash between them holds no connection.
+    The attempt is counted (committed) before anything is checked, so concurrent guesses on every
+    worker and instance see each other and a burst gets no more checks than the limit.
+
+    Args:
+        client_id: The client id presented.
+        secret: The secret presented.
+        keys: The failure keys of this attempt: (client, address), then the address.
+        limits: Failures allowed per minute, per key.
+        now: The current time.
+        write_session: Opens a session that may write (the attempt's counter).
+        read_session: Opens a session for the reads.
+        lockouts: This worker's lockouts, extended when a key reaches its limit.
+        pepper: The server secret mixed into client secrets' hashes.
+        basic: The client authenticated with HTTP Basic (the 401 then says so).
+
+    Raises:
+        OAuthTooManyRequests: a key is over its limit (429).
+        InvalidClient: unknown client, wrong secret or disabled client (401).
+
+    """
+    with write_session() as session:
+        attempt = reserve_attempt(session=session, keys=keys, now=now)
+        session.commit()
+    with read_session() as session:
+        counts = recent_failures(session=session, keys=keys, now=now)  # this attempt included
+        credentials = load_credentials(session=session, client_id=client_id, now=now)
+    over = [key for key in keys if counts[key] > limits[key]]
+    matched = not over and secret_matches(credentials, secret, pepper=pepper)
+    if over or matched:
+        with write_session() as session:
+            release_attempt(session=session, ids=attempt)
+            session.commit()
+    if over:
+        for key in over:
+            lockouts.lock(key, LOCKOUT_SECONDS)
+        raise OAuthTooManyRequests("Too many failed attempts from this address; wait before retrying.", LOCKOUT_SECONDS)
+    if matched and credentials is not None:
+        return credentials
+    for key in keys:
+        if counts[key] >= limits[key]:
+            lockouts.lock(key, LOCKOUT_SECONDS)
+    raise InvalidClient("The client id or secret is wrong, or the client is disabled.", basic=basic)
