@@ -69,6 +69,14 @@ def block_score(probs: Mapping[str, float], rule_id: str) -> float:
     return float(probs[rule_id]) * float(probs.get(block_head(rule_id), 0.0)) * float(probs[FLAG_HEAD])
 
 
+def _applicable(
+    specs: Sequence[ClauseSpec], *, insider: bool, prior_authority: bool
+) -> tuple[list[ClauseSpec], list[ClauseSpec]]:
+    """Return the breach clauses that bind this author, and those of them no authority grant waives."""
+    breach = [s for s in specs if not s.informational and not (s.insiders_only and not insider)]
+    return breach, [s for s in breach if not (prior_authority and s.waived_by_authority)]
+
+
 def review_support(
     probs: Mapping[str, float],
     thresholds: Mapping[str, float],
@@ -82,10 +90,9 @@ def review_support(
     Infinite when a clause reaches its own threshold; otherwise the likeliest clause's probability
     as a share of its threshold (0 when that clause does not apply: an authority grant waives it).
     """
-    breach = [s for s in specs if not s.informational and not (s.insiders_only and not insider)]
+    breach, allowed = _applicable(specs, insider=insider, prior_authority=prior_authority)
     if not breach:
         return 0.0
-    allowed = [s for s in breach if not (prior_authority and s.waived_by_authority)]
     if any(probs[s.rule_id] >= thresholds[s.rule_id] for s in allowed):
         return math.inf
     best = max(breach, key=lambda s: probs[s.rule_id])
@@ -121,8 +128,7 @@ def decide(
 
     """
     forced = forced or {}
-    breach = [s for s in specs if not s.informational and not (s.insiders_only and not insider)]
-    allowed = [s for s in breach if not (prior_authority and s.waived_by_authority)]
+    breach, allowed = _applicable(specs, insider=insider, prior_authority=prior_authority)
     t_block = thresholds[BLOCK_HEAD]
     listed: dict[str, tuple[Verdict, float]] = {}
     scores = {s.rule_id: block_score(probs, s.rule_id) for s in breach}

@@ -238,12 +238,13 @@ def verdict_thresholds(p_flag: np.ndarray, p_block: np.ndarray, support: np.ndar
     grid = np.round(np.arange(0.05, 0.951, 0.01), 2)
     clean_sets = [m for m in ((verdicts == 0) & corpus, (verdicts == 0) & ~corpus) if m.any()]
     blocks = (verdicts == 2) & corpus
+    # Blocks and their false-block rate do not depend on the other two thresholds: worked out once.
+    blocked = [(float(tb), is_block, max((float(is_block[m].mean()) for m in clean_sets), default=0.0))
+               for tb in grid for is_block in (p_block >= tb,)]  # fmt: skip
     best: tuple[tuple[int, float], float, float, float] | None = None
     for share in PLAUSIBLE_GRID:
         plausible = support >= share
-        for tb in grid:
-            is_block = p_block >= tb
-            fbr = max((float(is_block[m].mean()) for m in clean_sets), default=0.0)
+        for tb, is_block, fbr in blocked:
             for tf in grid:
                 pred = np.where(is_block, 2, np.where((p_flag >= tf) & plausible, 1, 0))
                 acc = float((pred[corpus] == verdicts[corpus]).mean())
@@ -251,7 +252,7 @@ def verdict_thresholds(p_flag: np.ndarray, p_block: np.ndarray, support: np.ndar
                 feasible = int(fbr <= pack.learned.max_false_block) + int(flagged >= pack.learned.min_block_flagged)
                 key = (feasible, acc)
                 if best is None or key > best[0]:
-                    best = (key, float(tf), float(tb), float(share))
+                    best = (key, float(tf), tb, float(share))
     assert best is not None
     return best[1], best[2], best[3]
 
