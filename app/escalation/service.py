@@ -372,6 +372,11 @@ def apply_action(
                 incident_ids=old,
             )
         cited = cited or new_incidents
+    if transition.is_step and new_incidents:
+        # The step's time was read before it waited for the case's lock, so an incident committed
+        # in that wait can be stamped later: the step must not end before an incident it counted,
+        # or that incident would count again towards the next step.
+        now = max(now or utcnow(), new_incidents[-1].created_at)
     event = _write(
         session,
         case=case,

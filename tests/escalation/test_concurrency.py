@@ -153,11 +153,14 @@ def test_incidents_recorded_during_simultaneous_advances_are_each_counted_once(f
         engine.dispose()
 
 
-def _interleave(fresh_database, *, step_first: bool) -> tuple[set[str], set[str], str]:
+def _interleave(
+    fresh_database, *, step_first: bool, incident_after: int = 1, step_after: int = 2
+) -> tuple[set[str], set[str], str]:
     """One transaction holds the case (a step, or an incident) while the other starts and must wait.
 
-    The incident's clock reads earlier than the step's, as when its request began before the step
-    committed. Returns (incident ids the step cited, incident ids counted after it, the new incident's id).
+    Each clock reads `*_after` seconds past the first incident: by default the incident's reads
+    earlier than the step's, as when its request began before the step committed. Returns (incident
+    ids the step cited, incident ids counted after it, the new incident's id).
     """
     settings = make_settings(fresh_database.url)
     engine = build_engine(settings)
@@ -171,14 +174,14 @@ def _interleave(fresh_database, *, step_first: bool) -> tuple[set[str], set[str]
         def step(session: Session) -> None:
             escalation.apply_action(
                 session=session, subject_id="race-4", action=Action.ADVANCE, expected_version=1, actor="mgr",
-                reason="repeated", incidents=incidents.CASE_INCIDENTS, now=base + dt.timedelta(seconds=2),
+                reason="repeated", incidents=incidents.CASE_INCIDENTS, now=base + dt.timedelta(seconds=step_after),
             )  # fmt: skip
 
         created: list[str] = []
 
         def record(session: Session) -> None:
             incident, _ = incidents.create(
-                session=session, incident_in=incident_in, actor="hr", now=base + dt.timedelta(seconds=1)
+                session=session, incident_in=incident_in, actor="hr", now=base + dt.timedelta(seconds=incident_after)
             )
             created.append(str(incident.id))
 
@@ -213,3 +216,10 @@ def test_a_step_that_waited_for_an_incident_cites_it(fresh_database):
     cited, after, new = _interleave(fresh_database, step_first=False)
     assert new in cited and len(cited) == 2, "the step did not count the incident committed before it"
     assert after == set()
+
+
+def test_a_step_whose_clock_read_before_an_incident_it_waited_for_still_counts_it_once(fresh_database):
+    # The step's request read the clock, then waited while an incident stamped later committed.
+    cited, after, new = _interleave(fresh_database, step_first=False, incident_after=3, step_after=2)
+    assert new in cited and len(cited) == 2, "the step did not count the incident committed before it"
+    assert after == set(), "an incident the step counted also counts towards the next step"
