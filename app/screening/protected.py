@@ -8,7 +8,8 @@ dump of the matcher (or of the database behind it) reveals no names.
 Hashing is most of the matcher's cost, so it can be told which term lengths (in words) are
 registered at all: only n-grams of those lengths are hashed. The registry keeps that set as one
 bitmask for all terms together (`sizes_mask`), which says no more about any one name than that
-some registered term has that many words.
+some registered term has that many words. And a matcher remembers, in memory, what each n-gram it
+has hashed matched, so the words that recur from post to post are hashed once per matcher.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from app.screening.normalize import normalize_text, tokens
 KINDS = frozenset({"child_name", "family_name", "staff_name", "code_name", "access_code"})
 MAX_NGRAM = 4
 _BLOCK = 64  # SHA-256 block size in bytes
+_SEEN_MAX = 1 << 16  # n-grams whose lookup a matcher remembers
 
 
 def normalize_term(value: str) -> str:
@@ -130,6 +132,11 @@ class ProtectedTermMatcher:
         key = key.ljust(_BLOCK, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+        # What each n-gram already looked up matched (its kind, or "" for none): most words of a
+        # post ("the", "staff", "today") recur from post to post, and a hit costs no hashing. Held
+        # in memory only, like the clause model's word cache, and dropped with the matcher when
+        # the registry changes; cleared when full rather than grown.
+        self._seen: dict[str | tuple[str, ...], str] = {}
 
     def __len__(self) -> int:
         return len(self._table)
@@ -149,32 +156,40 @@ class ProtectedTermMatcher:
         get = self._raw.get
         icopy = self._inner.copy
         ocopy = self._outer.copy
+        seen = self._seen
         wanted = self._sizes
-        encoded = [w.encode("utf-8", "surrogatepass") for w in words]
-        spaced = [b" " + w for w in encoded]
         out: list[ProtectedMatch] = []
         i = 0
         n = len(words)
         while i < n:
-            # The inner hash runs incrementally over the words from i on one state; an outer hash
-            # is taken only at the registered lengths, and the longest registered n-gram wins.
-            state = icopy()
-            state.update(encoded[i])
+            # The inner hash runs incrementally over the words from i on one state, built only for
+            # an n-gram not seen before; an outer hash is taken at the registered lengths alone,
+            # and the longest registered n-gram wins.
+            state = None
             size = 0
-            kind = None
+            kind = ""
             k = 1
             for want in wanted:
                 if i + want >= n:
                     break
-                while k <= want:
-                    state.update(spaced[i + k])
-                    k += 1
-                outer = ocopy()
-                outer.update(state.digest())
-                found = get(outer.digest())
-                if found is not None:
+                gram = words[i] if want == 0 else tuple(words[i : i + want + 1])
+                found = seen.get(gram)
+                if found is None:
+                    if state is None:
+                        state = icopy()
+                        state.update(words[i].encode("utf-8", "surrogatepass"))
+                    while k <= want:
+                        state.update(b" " + words[i + k].encode("utf-8", "surrogatepass"))
+                        k += 1
+                    outer = ocopy()
+                    outer.update(state.digest())
+                    found = get(outer.digest(), "")
+                    if len(seen) >= _SEEN_MAX:
+                        seen.clear()
+                    seen[gram] = found
+                if found:
                     size, kind = want + 1, found
-            if kind is not None:
+            if kind:
                 out.append(ProtectedMatch(i, i + size - 1, kind))
                 i += size
             else:

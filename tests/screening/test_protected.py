@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import pytest
 
+from app.screening import protected
 from app.screening.engine import Screener
 from app.screening.protected import (
     MAX_NGRAM,
+    ProtectedMatch,
     ProtectedTermMatcher,
     normalize_term,
     sizes_mask,
@@ -148,3 +150,34 @@ def test_find_hashes_only_the_registered_lengths():
     assert ProtectedTermMatcher([], KEY, sizes=set()).find(words) == []
     with pytest.raises(ValueError):
         ProtectedTermMatcher(entries, KEY, sizes={MAX_NGRAM + 1})
+
+
+def test_remembered_lookups_answer_as_hashing_does(monkeypatch):
+    # The matcher remembers what each n-gram matched; a remembered answer, a cleared memory and a
+    # fresh matcher must all agree.
+    monkeypatch.setattr(protected, "_SEEN_MAX", 5)  # cleared several times below
+    entries = [(term_digest("Sam", KEY), "child_name"), (term_digest("Sam Lee", KEY), "family_name")]
+    posts = [
+        ["met", "sam", "lee", "today"],
+        ["sam", "and", "lee", "met", "sam"],
+        ["lee", "sam", "lee", "sam"],
+        ["nobody", "here", "today"],
+    ]
+    remembering = ProtectedTermMatcher(entries, KEY, sizes={1, 2})
+    for words in posts * 3:
+        assert remembering.find(words) == ProtectedTermMatcher(entries, KEY, sizes={1, 2}).find(words), words
+        assert len(remembering._seen) <= 5
+
+
+def test_a_repeated_ngram_is_not_hashed_again():
+    entries = [(term_digest("Sam", KEY), "child_name"), (term_digest("Sam Lee", KEY), "family_name")]
+    words = ["sam", "and", "lee", "met", "sam"]
+
+    class NoHashing:
+        def copy(self):
+            raise AssertionError("a remembered n-gram was hashed again")
+
+    warm = ProtectedTermMatcher(entries, KEY, sizes={1, 2})
+    first = warm.find(words)
+    warm._inner = warm._outer = NoHashing()  # type: ignore[assignment]
+    assert warm.find(words) == first == [ProtectedMatch(0, 0, "child_name"), ProtectedMatch(4, 4, "child_name")]
