@@ -16,7 +16,7 @@ from app.errors import Conflict, NotFound, Unprocessable
 from app.pagination import keyset_page, split_page
 from app.protected_terms.models import ProtectedTerm, ProtectedTermState
 from app.protected_terms.schemas import ProtectedTermCreate
-from app.screening.protected import MAX_NGRAM, sizes_mask, sizes_of, term_digest, term_words
+from app.screening.protected import MAX_NGRAM, normal_digest, normalize_term, sizes_mask, sizes_of
 
 
 def _bump_version(session: Session, *, words: int | None = None) -> None:
@@ -84,7 +84,8 @@ class Registry:
 
 def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor: str) -> ProtectedTerm:
     """Hash and store a term; 409 when the same normalised value is already registered."""
-    words = term_words(term_in.value)
+    normal = normalize_term(term_in.value)
+    words = len(normal.split())
     if not words:
         raise Unprocessable(
             "The value is empty once normalised.",
@@ -96,7 +97,7 @@ def create(*, session: Session, term_in: ProtectedTermCreate, key: bytes, actor:
             f"The value has {words} words once normalised; a protected term has at most {MAX_NGRAM}.",
             errors=[{"field": "body.value", "message": f"more than {MAX_NGRAM} words", "type": "value_error"}],
         )
-    digest = term_digest(term_in.value, key)
+    digest = normal_digest(normal, key)
     existing = session.exec(select(ProtectedTerm).where(ProtectedTerm.digest == digest)).first()
     if existing is not None:
         raise Conflict("This term is already registered.", existing_id=str(existing.id))

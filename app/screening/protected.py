@@ -81,7 +81,12 @@ def term_digest(value: str, key: bytes) -> str:
         64 hex characters.
 
     """
-    return hmac.new(key, normalize_term(value).encode("utf-8"), hashlib.sha256).hexdigest()
+    return normal_digest(normalize_term(value), key)
+
+
+def normal_digest(normal: str, key: bytes) -> str:
+    """Return the hex HMAC-SHA256 of a term already normalised by :func:`normalize_term`."""
+    return hmac.new(key, normal.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
