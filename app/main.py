@@ -40,6 +40,7 @@ from app.privacy import router as privacy_router
 from app.privacy.service import Purger
 from app.protected_terms import router as protected_terms_router
 from app.protected_terms.service import Registry as ProtectedTermRegistry
+from app.runtime import tune_gc_once
 from app.screening import router as screening_router
 from app.screening.dependencies import build_provider
 from app.screening.sealing import Sealer
@@ -150,6 +151,8 @@ def create_app(
             jobs.append(Purger(app.state.engine, settings, clock=app.state.clock))
         for job in jobs:
             job.start()
+        # Last, so that what start-up built (pack, screener, model) is frozen out of later GC scans.
+        tune_gc_once(settings.gc_young_threshold)
         yield
         for job in jobs:
             await job.stop()

@@ -117,6 +117,14 @@ class Settings(BaseSettings):
     )
     review_interval_months: int = Field(default=12, ge=1)
     review_due_soon_days: int = Field(default=60, ge=0)
+    gc_young_threshold: int = Field(
+        default=7000,
+        ge=0,
+        le=1_000_000,
+        description="Allocations (net of frees) before Python's garbage collector scans its youngest "
+        "generation, set once per worker at start-up, when the objects built then are also frozen out of "
+        "every later scan; 0 keeps Python's defaults and freezes nothing.",
+    )
     status_cache_seconds: float = Field(
         default=5,
         ge=0,
