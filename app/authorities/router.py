@@ -12,6 +12,7 @@ from app.auth.scopes import Scope
 from app.auth.tokens import Principal
 from app.authorities import service
 from app.authorities.schemas import AuthorityCreate, AuthorityPage, AuthorityRead, GrantStatus
+from app.clock import ClockDep
 from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
@@ -37,18 +38,21 @@ AuthorityId = Annotated[
         **problem_responses(*COMMON_ERRORS),
     },
 )
-def create_authority(body: AuthorityCreate, session: SessionDep, principal: Manager, idem: IdempotencyDep) -> Response:
+def create_authority(
+    body: AuthorityCreate, session: SessionDep, principal: Manager, idem: IdempotencyDep, clock: ClockDep
+) -> Response:
     """Record a manager's grant; screenings by that person citing it are not flagged SM-DEBATE.
 
     `valid_from` defaults to now; both times must carry a timezone and `valid_until` must be later.
     """
     if (replayed := idem.replay(session)) is not None:
         return replayed
-    grant = service.create(session=session, grant_in=body, actor=principal.sub)
+    now = clock.now()
+    grant = service.create(session=session, grant_in=body, actor=principal.sub, now=now)
     return idem.commit(
         session,
         status_code=201,
-        body=service.to_read(grant),
+        body=service.to_read(grant, now),
         headers={"Location": f"/v1/authorities/{grant.id}"},
     )
 
@@ -63,16 +67,18 @@ def create_authority(body: AuthorityCreate, session: SessionDep, principal: Mana
 def list_authorities(
     session: SessionDep,
     _principal: Reader,
+    clock: ClockDep,
     person_id: Annotated[str | None, Query(max_length=200, description="Only this person's grants.")] = None,
     status: Annotated[GrantStatus | None, Query(description="Only grants in this state now.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> AuthorityPage:
     """List grants newest first (managers, and screening reviewers who need to see why)."""
+    now = clock.now()
     items, next_cursor = service.list_grants(
-        session=session, person_id=person_id, status=status, cursor=cursor, limit=limit
+        session=session, person_id=person_id, status=status, cursor=cursor, limit=limit, now=now
     )
-    return AuthorityPage(items=[service.to_read(g) for g in items], next_cursor=next_cursor)
+    return AuthorityPage(items=[service.to_read(g, now) for g in items], next_cursor=next_cursor)
 
 
 @router.get(
@@ -82,9 +88,9 @@ def list_authorities(
     response_model=AuthorityRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Reader) -> AuthorityRead:
+def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Reader, clock: ClockDep) -> AuthorityRead:
     """Return one grant with its status now (revoked grants included)."""
-    return service.to_read(service.get(session=session, grant_id=authority_id))
+    return service.to_read(service.get(session=session, grant_id=authority_id), clock.now())
 
 
 @router.delete(
@@ -94,8 +100,11 @@ def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Re
     response_model=AuthorityRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def revoke_authority(authority_id: AuthorityId, session: SessionDep, principal: Manager) -> AuthorityRead:
+def revoke_authority(
+    authority_id: AuthorityId, session: SessionDep, principal: Manager, clock: ClockDep
+) -> AuthorityRead:
     """Revoke a grant and return it; the row stays for audit and revoking twice is harmless."""
-    grant = service.revoke(session=session, grant_id=authority_id, actor=principal.sub)
+    now = clock.now()
+    grant = service.revoke(session=session, grant_id=authority_id, actor=principal.sub, now=now)
     session.commit()
-    return service.to_read(grant)
+    return service.to_read(grant, now)

@@ -46,8 +46,8 @@ class AuthorityCreate(BaseModel):
 
     @model_validator(mode="after")
     def _until_after_from(self) -> AuthorityCreate:
-        start = self.valid_from or dt.datetime.now(dt.UTC)
-        if self.valid_until <= start:
+        # Without valid_from the start is the service's "now", checked there (`service.create`).
+        if self.valid_from is not None and self.valid_until <= self.valid_from:
             raise ValueError("valid_until must be after valid_from")
         return self
 

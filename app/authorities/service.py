@@ -12,14 +12,12 @@ from app.audit import keys as audit_keys
 from app.audit import service as audit
 from app.authorities.models import AuthorityGrant
 from app.authorities.schemas import AuthorityCreate, AuthorityRead, GrantStatus
-from app.db import utcnow
-from app.errors import NotFound
+from app.errors import NotFound, Unprocessable
 from app.pagination import keyset_page, split_page
 
 
-def status_of(grant: AuthorityGrant, now: dt.datetime | None = None) -> GrantStatus:
+def status_of(grant: AuthorityGrant, now: dt.datetime) -> GrantStatus:
     """Return whether `grant` is active, pending, expired or revoked at `now`."""
-    now = now or utcnow()
     if grant.revoked_at is not None:
         return GrantStatus.REVOKED
     if now < grant.valid_from:
@@ -29,7 +27,7 @@ def status_of(grant: AuthorityGrant, now: dt.datetime | None = None) -> GrantSta
     return GrantStatus.ACTIVE
 
 
-def to_read(grant: AuthorityGrant, now: dt.datetime | None = None) -> AuthorityRead:
+def to_read(grant: AuthorityGrant, now: dt.datetime) -> AuthorityRead:
     """Shape a grant for the API, with its status at `now`."""
     return AuthorityRead(
         id=grant.id,
@@ -45,9 +43,15 @@ def to_read(grant: AuthorityGrant, now: dt.datetime | None = None) -> AuthorityR
     )
 
 
-def create(*, session: Session, grant_in: AuthorityCreate, actor: str) -> AuthorityGrant:
-    """Record a grant and audit it."""
-    now = utcnow()
+def create(*, session: Session, grant_in: AuthorityCreate, actor: str, now: dt.datetime) -> AuthorityGrant:
+    """Record a grant starting at `valid_from` (or `now`) and audit it; 422 on `body.valid_until` if it ends first."""
+    if grant_in.valid_from is None and grant_in.valid_until <= now:
+        # Checked here, not in the schema: "now" is the service's clock, not the validator's.
+        raise Unprocessable(
+            "valid_until must be after valid_from (now, when omitted).",
+            errors=[{"field": "body.valid_until", "message": "valid_until must be after valid_from",
+                     "type": "value_error"}],
+        )  # fmt: skip
     grant = AuthorityGrant(
         person_id=grant_in.person_id,
         topic=grant_in.topic,
@@ -78,10 +82,10 @@ def list_grants(
     status: GrantStatus | None,
     cursor: str | None,
     limit: int,
+    now: dt.datetime,
 ) -> tuple[Sequence[AuthorityGrant], str | None]:
-    """Return one page of grants, newest first, optionally for one person or one status."""
+    """Return one page of grants, newest first, optionally for one person or one status at `now`."""
     stmt = select(AuthorityGrant)
-    now = utcnow()
     if person_id is not None:
         stmt = stmt.where(AuthorityGrant.person_id == person_id)
     if status is GrantStatus.REVOKED:
@@ -106,12 +110,12 @@ def get(*, session: Session, grant_id: uuid.UUID) -> AuthorityGrant:
     return grant
 
 
-def revoke(*, session: Session, grant_id: uuid.UUID, actor: str) -> AuthorityGrant:
-    """Stamp a grant revoked (the row stays); revoking twice changes nothing."""
+def revoke(*, session: Session, grant_id: uuid.UUID, actor: str, now: dt.datetime) -> AuthorityGrant:
+    """Stamp a grant revoked at `now` (the row stays); revoking twice changes nothing."""
     grant = get(session=session, grant_id=grant_id)
     if grant.revoked_at is not None:
         return grant
-    grant.revoked_at = utcnow()
+    grant.revoked_at = now
     grant.revoked_by = actor
     session.add(grant)
     session.flush()
@@ -128,8 +132,10 @@ def revoke(*, session: Session, grant_id: uuid.UUID, actor: str) -> AuthorityGra
     return grant
 
 
-def check_many(*, session: Session, cited: Sequence[tuple[uuid.UUID, str]]) -> dict[tuple[uuid.UUID, str], str | None]:
-    """For each (grant id, author id) cited by a screening, return None if live, else why not.
+def check_many(
+    *, session: Session, cited: Sequence[tuple[uuid.UUID, str]], now: dt.datetime
+) -> dict[tuple[uuid.UUID, str], str | None]:
+    """For each (grant id, author id) cited by a screening, return None if live at `now`, else why not.
 
     One query for all of them, so a batch of 100 posts costs the same as one.
     """
@@ -137,7 +143,6 @@ def check_many(*, session: Session, cited: Sequence[tuple[uuid.UUID, str]]) -> d
         return {}
     ids = {grant_id for grant_id, _ in cited}
     grants = {g.id: g for g in session.exec(select(AuthorityGrant).where(col(AuthorityGrant.id).in_(ids)))}
-    now = utcnow()
     outcome: dict[tuple[uuid.UUID, str], str | None] = {}
     for grant_id, author_id in cited:
         grant = grants.get(grant_id)

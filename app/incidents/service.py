@@ -22,7 +22,7 @@ from app.errors import NotFound, Unprocessable
 from app.escalation import service as escalation
 from app.escalation.models import EscalationCase
 from app.incidents.models import Incident
-from app.incidents.schemas import CaseSummary, IncidentCreate, IncidentRead
+from app.incidents.schemas import POSTED_AT_SLACK, CaseSummary, IncidentCreate, IncidentRead
 from app.pagination import keyset_params, keyset_statement, split_page
 
 if TYPE_CHECKING:
@@ -65,6 +65,13 @@ def create(
     change to the case (opened, reopened, role changed) is audited in this transaction.
     """
     now = now or utcnow()
+    if incident_in.posted_at > now + POSTED_AT_SLACK:
+        raise Unprocessable(
+            "posted_at must not be in the future.",
+            errors=[
+                {"field": "body.posted_at", "message": "posted_at must not be in the future", "type": "value_error"}
+            ],
+        )
     if incident_in.screening_id is not None:
         _check_screening(session, incident_in.screening_id)
     incident_id = uuid.uuid4()

@@ -75,4 +75,6 @@ def erase_subject(
 )
 def export_subject(subject_id: SubjectId, request: Request, session: SessionDep, _principal: Admin) -> SubjectExport:
     """Return one JSON document with every record about the person (subject access); 404 when none."""
-    return service.export(session=session, subject_id=subject_id, settings=request.app.state.settings)
+    return service.export(
+        session=session, subject_id=subject_id, settings=request.app.state.settings, now=request.app.state.clock.now()
+    )

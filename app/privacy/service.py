@@ -213,8 +213,8 @@ def erase(*, session: Session, subject_id: str, actor: str) -> ErasureRead:
     )
 
 
-def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectExport:
-    """Return everything held about `subject_id` as one document; 404 when nothing is held."""
+def export(*, session: Session, subject_id: str, settings: Settings, now: dt.datetime) -> SubjectExport:
+    """Return everything held about `subject_id` as one document, as of `now`; 404 when nothing is held."""
     screening_rows = session.exec(
         select(Screening)
         .where(sa.or_(col(Screening.author_id) == subject_id, col(Screening.created_by) == subject_id))
@@ -236,7 +236,7 @@ def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectE
         raise NotFound(f"Nothing is held about subject {subject_id!r}.")
     return SubjectExport(
         subject_id=subject_id,
-        exported_at=utcnow(),
+        exported_at=now,
         screenings=[ScreeningRead.model_validate(row_json(row, explain=False)) for row in screening_rows],
         incidents=[incidents.to_read(i, case, show_evidence=True) for i in incident_rows if case is not None],
         escalation=escalation.read(
@@ -244,6 +244,6 @@ def export(*, session: Session, subject_id: str, settings: Settings) -> SubjectE
         )
         if case
         else None,
-        authorities=[authorities.to_read(g) for g in grants],
+        authorities=[authorities.to_read(g, now) for g in grants],
         acknowledgements=[policy.ack_to_read(a) for a in acks],
     )

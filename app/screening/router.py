@@ -69,16 +69,19 @@ def create_screening(
     settings = request.app.state.settings
     service.check_text(body.text, limit=settings.max_text_chars, field="body.text")
     provider = screener_provider(request)
+    now = request.app.state.clock.now()
     stored = None
     fast_path = body.store and idem.key is None and body.context.authority_id is None
     if fast_path:
-        stored = service.store_with_cached_screener(session=session, provider=provider, post=body, actor=principal.sub)
+        stored = service.store_with_cached_screener(
+            session=session, provider=provider, post=body, actor=principal.sub, now=now
+        )
     if stored is None:
         if (replayed := idem.replay(session)) is not None:
             return replayed
         # After a failed fast path the cached screener is known stale: no early run.
         early = idem.key is None and not fast_path
-        outcomes = service.screen_current(session=session, provider=provider, posts=[body], early=early)
+        outcomes = service.screen_current(session=session, provider=provider, posts=[body], now=now, early=early)
         if not body.store:
             body_json = service.outcome_json(outcomes[0], explain=body.explain)
             return idem.commit(session, status_code=200, body=body_json, json_ready=True)
@@ -123,7 +126,11 @@ def create_screening_batch(
     if (replayed := idem.replay(session)) is not None:
         return replayed
     outcomes = service.screen_current(
-        session=session, provider=screener_provider(request), posts=body.items, early=idem.key is None
+        session=session,
+        provider=screener_provider(request),
+        posts=body.items,
+        now=request.app.state.clock.now(),
+        early=idem.key is None,
     )
     if body.store:
         service.store(session=session, outcomes=outcomes, actor=principal.sub)

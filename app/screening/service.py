@@ -15,7 +15,6 @@ from sqlalchemy import ColumnElement, Insert, insert
 from sqlmodel import Session, col, select
 
 from app.authorities import service as authorities
-from app.db import utcnow
 from app.errors import NotFound, Unprocessable
 from app.keys import keyed_digest
 from app.pagination import keyset_page, split_page
@@ -82,10 +81,10 @@ class Prepared:
     notes: tuple[str, ...]
 
 
-def prepare(*, session: Session, posts: Sequence[PostIn]) -> list[Prepared]:
-    """Check cited authority grants (one query) and build each post's engine context."""
+def prepare(*, session: Session, posts: Sequence[PostIn], now: dt.datetime) -> list[Prepared]:
+    """Check cited authority grants as of `now` (one query) and build each post's engine context."""
     cited = [(p.context.authority_id, p.author.id) for p in posts if p.context.authority_id is not None]
-    verdicts = authorities.check_many(session=session, cited=cited)
+    verdicts = authorities.check_many(session=session, cited=cited, now=now)
     prepared = []
     for post in posts:
         notes: tuple[str, ...] = ()
@@ -156,8 +155,10 @@ class Outcome:
     id: uuid.UUID | None = None
 
 
-def screen(screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared], *, text_key: bytes) -> list[Outcome]:
-    """Run the engine on each post (CPU only: call it outside any database transaction).
+def screen(
+    screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared], *, text_key: bytes, now: dt.datetime
+) -> list[Outcome]:
+    """Run the engine on each post, screened at `now` (CPU only: call it outside any database transaction).
 
     `text_key` keys the text's HMAC (`text_hmac`): without it nobody can confirm a guessed post.
     """
@@ -171,7 +172,7 @@ def screen(screener: Any, posts: Sequence[PostIn], prepared: Sequence[Prepared],
                 notes=[*result.notes, *prep.notes],
                 findings=[finding_json(f) for f in result.findings],
                 text_hmac=keyed_digest(text_key, post.text.encode("utf-8")),
-                screened_at=utcnow(),
+                screened_at=now,
             )
         )
     return outcomes
@@ -251,9 +252,9 @@ def store_if_terms_unchanged(
 
 
 def screen_current(
-    *, session: Session, provider: ScreenerProvider, posts: Sequence[PostIn], early: bool = True
+    *, session: Session, provider: ScreenerProvider, posts: Sequence[PostIn], now: dt.datetime, early: bool = True
 ) -> list[Outcome]:
-    """Screen `posts` with protected terms current as of this transaction.
+    """Screen `posts` at `now` with protected terms current as of this transaction.
 
     The engine is CPU-only, so with `early` (the caller has not opened the transaction yet) and no
     cited grant it runs first, with the process's cached screener; the transaction then reads the
@@ -265,15 +266,17 @@ def screen_current(
     result: list[Outcome] | None = None
     if early and cached_version is not None and not any(p.context.authority_id for p in posts):
         # Nothing to look up: prepare() needs the database only for cited grants.
-        result = screen(cached, posts, prepare(session=session, posts=posts), text_key=provider.text_key)
+        result = screen(
+            cached, posts, prepare(session=session, posts=posts, now=now), text_key=provider.text_key, now=now
+        )
     version, screener = provider.refresh(session)
     if result is not None and version == cached_version:
         return result
-    return screen(screener, posts, prepare(session=session, posts=posts), text_key=provider.text_key)
+    return screen(screener, posts, prepare(session=session, posts=posts, now=now), text_key=provider.text_key, now=now)
 
 
 def store_with_cached_screener(
-    *, session: Session, provider: ScreenerProvider, post: PostIn, actor: str
+    *, session: Session, provider: ScreenerProvider, post: PostIn, actor: str, now: dt.datetime
 ) -> Outcome | None:
     """Screen with the process's screener, then store in one statement (the common request).
 
@@ -284,7 +287,8 @@ def store_with_cached_screener(
     version, screener = provider.snapshot()
     if version is None:
         return None
-    outcome = screen(screener, [post], prepare(session=session, posts=[post]), text_key=provider.text_key)[0]
+    prepared = prepare(session=session, posts=[post], now=now)
+    outcome = screen(screener, [post], prepared, text_key=provider.text_key, now=now)[0]
     stored = store_if_terms_unchanged(
         session=session, outcome=outcome, actor=actor, terms_version=version, version_now=provider.terms.version_now
     )

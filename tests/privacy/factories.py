@@ -42,6 +42,7 @@ def populate(
     held = Held(subject_id)
     for i in range(screenings):
         body = post(f"Bake sale number {i} on Saturday", author={"id": subject_id, "role": "volunteer"})
+        a_moment_later(client)
         r = client.post("/v1/screenings", json=body, headers=auth(W, sub="hr-screener"))
         assert r.status_code == 201, r.text
         held.screening_ids.append(r.json()["id"])

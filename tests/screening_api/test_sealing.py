@@ -29,11 +29,15 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _store(client, auth, n: int) -> list[str]:
+    """Store `n` screenings, one fake millisecond apart (their order is the order sealed)."""
+    clock = client.app.state.clock
     ids = []
     for i in range(n):
         r = client.post("/v1/screenings", json=post(f"Post {i}: ring me on {PHONE}"), headers=auth(W))
         assert r.status_code == 201, r.text
         ids.append(r.json()["id"])
+        if hasattr(clock, "advance"):
+            clock.advance(0.001)
     return ids
 
 
