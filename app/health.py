@@ -15,6 +15,7 @@ from sqlmodel import col
 from app.db import LOCK_TIMEOUT_OPTION, WriteProbe, utcnow
 from app.errors import DATABASE_RETRY_AFTER_SECONDS, ServiceUnavailable, database_trouble, problem_responses
 from app.migrations_state import current_heads, expected_heads
+from app.responses import model_response
 
 # A write probe at most this often per worker, unless a request has just failed on the database.
 WRITE_PROBE_INTERVAL_SECONDS = 10.0
@@ -87,9 +88,9 @@ def _writes_failing(request: Request) -> str | None:
     response_model_exclude_none=True,
     openapi_extra=PUBLIC,
 )
-def healthz() -> Health:
+def healthz() -> Response:
     """Answer 200 while the process can serve requests; touches nothing else."""
-    return Health(status="ok")
+    return model_response(Health(status="ok"), exclude_none=True)
 
 
 @router.get(
@@ -100,7 +101,7 @@ def healthz() -> Health:
     responses=problem_responses(503),
     openapi_extra=PUBLIC,
 )
-def readyz(request: Request) -> Health:
+def readyz(request: Request) -> Response:
     """Answer 200 when the database answers, takes writes and its schema is at the migrations' head, else 503.
 
     Writes are proved by committing one row at most every few seconds per worker, and at once after
@@ -131,7 +132,7 @@ def readyz(request: Request) -> Health:
             migrations="head",
             writes=failing,
         )
-    return Health(status="ready", database="ok", migrations="head", writes="ok")
+    return model_response(Health(status="ready", database="ok", migrations="head", writes="ok"))
 
 
 @router.get(

@@ -29,6 +29,7 @@ from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
+from app.responses import model_response
 
 router = APIRouter(tags=["clients"])
 Admin = Annotated[Principal, require(Scope.ADMIN)]
@@ -81,10 +82,10 @@ def create_client(
 )
 def list_clients(
     session: SessionDep, _principal: Admin, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> ClientPage:
+) -> Response:
     """List clients newest first: ids, names, scopes and status, never secrets."""
     items, next_cursor = service.list_clients(session=session, cursor=cursor, limit=limit)
-    return ClientPage(items=[service.as_read(c) for c in items], next_cursor=next_cursor)
+    return model_response(ClientPage(items=[service.as_read(c) for c in items], next_cursor=next_cursor))
 
 
 @router.get(
@@ -94,9 +95,9 @@ def list_clients(
     response_model=ClientRead,
     responses=CLIENT_ERRORS,
 )
-def get_client(client_id: ClientId, session: SessionDep, _principal: Admin) -> ClientRead:
+def get_client(client_id: ClientId, session: SessionDep, _principal: Admin) -> Response:
     """Read one client: name, scopes, status and when its previous secret stops working."""
-    return service.as_read(service.get_client(session=session, client_id=client_id))
+    return model_response(service.as_read(service.get_client(session=session, client_id=client_id)))
 
 
 def _set_disabled(

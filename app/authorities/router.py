@@ -17,6 +17,7 @@ from app.db import SessionDep
 from app.errors import COMMON_ERRORS, created_response, problem_responses
 from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
+from app.responses import model_response
 
 router = APIRouter(prefix="/v1/authorities", tags=["authorities"])
 Manager = Annotated[Principal, require(Scope.AUTHORITIES_WRITE)]
@@ -72,13 +73,13 @@ def list_authorities(
     status: Annotated[GrantStatus | None, Query(description="Only grants in this state now.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> AuthorityPage:
+) -> Response:
     """List grants newest first (managers, and screening reviewers who need to see why)."""
     now = clock.now()
     items, next_cursor = service.list_grants(
         session=session, person_id=person_id, status=status, cursor=cursor, limit=limit, now=now
     )
-    return AuthorityPage(items=[service.to_read(g, now) for g in items], next_cursor=next_cursor)
+    return model_response(AuthorityPage(items=[service.to_read(g, now) for g in items], next_cursor=next_cursor))
 
 
 @router.get(
@@ -88,9 +89,9 @@ def list_authorities(
     response_model=AuthorityRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Reader, clock: ClockDep) -> AuthorityRead:
+def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Reader, clock: ClockDep) -> Response:
     """Return one grant with its status now (revoked grants included)."""
-    return service.to_read(service.get(session=session, grant_id=authority_id), clock.now())
+    return model_response(service.to_read(service.get(session=session, grant_id=authority_id), clock.now()))
 
 
 @router.delete(
@@ -100,11 +101,9 @@ def get_authority(authority_id: AuthorityId, session: SessionDep, _principal: Re
     response_model=AuthorityRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def revoke_authority(
-    authority_id: AuthorityId, session: SessionDep, principal: Manager, clock: ClockDep
-) -> AuthorityRead:
+def revoke_authority(authority_id: AuthorityId, session: SessionDep, principal: Manager, clock: ClockDep) -> Response:
     """Revoke a grant and return it; the row stays for audit and revoking twice is harmless."""
     now = clock.now()
     grant = service.revoke(session=session, grant_id=authority_id, actor=principal.sub, now=now)
     session.commit()
-    return service.to_read(grant, now)
+    return model_response(service.to_read(grant, now))

@@ -25,6 +25,7 @@ from app.escalation.schemas import (
 )
 from app.escalation.wording import PolicyText, policy_text
 from app.idempotency import Idempotency, IdempotencyDep
+from app.responses import model_response
 
 router = APIRouter(prefix="/v1/escalations", tags=["escalations"])
 
@@ -105,7 +106,7 @@ def _act(
     reason: str,
     incident_ids: list[uuid.UUID] | None = None,
     appeal_id: uuid.UUID | None = None,
-) -> Any:
+) -> Response:
     # A retry of a request that already succeeded must replay, even though the version moved on.
     if (replayed := idem.replay(session)) is not None:
         return replayed
@@ -141,12 +142,11 @@ def get_escalation(
     principal: Reader,
     session: SessionDep,
     request: Request,
-    response: Response,
-) -> CaseRead:
+) -> Response:
     """Return the stage, version, history, incidents since the last step and the next allowed actions."""
     case = service.get_by_subject(session=session, subject_id=subject_id)
-    response.headers["ETag"] = _etag(case.version)
-    return service.read(session=session, case=case, text=_text(request), incidents=_incidents(request))
+    body = service.read(session=session, case=case, text=_text(request), incidents=_incidents(request))
+    return model_response(body, headers={"ETag": _etag(case.version)})
 
 
 @router.post(
@@ -164,7 +164,7 @@ def advance_escalation(
     idem: IdempotencyDep,
     request: Request,
     if_match: IfMatch = None,
-) -> CaseRead:
+) -> Response:
     """Advance one stage (needs an incident since the previous step), or raise a disciplinary referral."""
     return _act(
         request=request,
@@ -194,7 +194,7 @@ def resolve_escalation(
     idem: IdempotencyDep,
     request: Request,
     if_match: IfMatch = None,
-) -> CaseRead:
+) -> Response:
     """Resolve the case at its current stage; a later incident reopens it."""
     return _act(
         request=request,
@@ -223,7 +223,7 @@ def lodge_appeal(
     idem: IdempotencyDep,
     request: Request,
     if_match: IfMatch = None,
-) -> CaseRead:
+) -> Response:
     """Record an appeal against the latest ladder step; `pending_appeal.id` names it."""
     return _act(
         request=request,
@@ -253,7 +253,7 @@ def decide_appeal(
     idem: IdempotencyDep,
     request: Request,
     if_match: IfMatch = None,
-) -> CaseRead:
+) -> Response:
     """Uphold the appealed step (it stands) or overturn it (back to the stage before)."""
     action = Action.UPHOLD_APPEAL if body.outcome is AppealOutcome.UPHELD else Action.OVERTURN_APPEAL
     return _act(

@@ -17,6 +17,7 @@ from app.idempotency import IdempotencyDep
 from app.incidents import service
 from app.incidents.schemas import IncidentCreate, IncidentPage, IncidentRead
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
+from app.responses import model_response
 from app.validation import AwareDatetime
 
 router = APIRouter(prefix="/v1/incidents", tags=["incidents"])
@@ -40,13 +41,13 @@ Reader = Annotated[Principal, require(Scope.INCIDENTS_READ)]
 )
 def create_incident(
     incident_in: IncidentCreate, principal: Writer, session: SessionDep, idem: IdempotencyDep, clock: ClockDep
-) -> IncidentRead:
+) -> Response:
     """Record an incident about a subject; the first one opens their escalation case at `none`."""
     if (replayed := idem.replay(session)) is not None:
-        return replayed  # type: ignore[return-value]
+        return replayed
     incident, case = service.create(session=session, incident_in=incident_in, actor=principal.sub, now=clock.now())
     body = service.to_read(incident, case, show_evidence=principal.has(Scope.INCIDENTS_READ)).model_dump(mode="json")
-    return idem.commit(  # type: ignore[return-value]
+    return idem.commit(
         session, status_code=201, body=body, headers={"Location": f"/v1/incidents/{incident.id}"}, json_ready=True
     )
 
@@ -58,11 +59,11 @@ def create_incident(
     response_model=IncidentRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> IncidentRead:
+def get_incident(incident_id: uuid.UUID, principal: Reader, session: SessionDep) -> Response:
     """Return one incident with its evidence and the subject's case."""
     incident = service.get(session=session, incident_id=incident_id)
     case = service.cases_for(session=session, incidents=[incident])[incident.case_id]
-    return service.to_read(incident, case, show_evidence=True)
+    return model_response(service.to_read(incident, case, show_evidence=True))
 
 
 @router.get(
@@ -83,7 +84,7 @@ def list_incidents(
     created_to: Annotated[AwareDatetime | None, Query(description="Recorded before (exclusive).")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> IncidentPage:
+) -> Response:
     """List incidents, newest recorded first, filtered by subject, platform or date range."""
     items, next_cursor = service.list_(
         session=session,
@@ -96,6 +97,4 @@ def list_incidents(
         cursor=cursor,
         limit=limit,
     )
-    page = IncidentPage(items=items, next_cursor=next_cursor)
-    # Serialised once, straight to JSON: a returned model would be dumped, validated again and encoded.
-    return Response(page.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+    return model_response(IncidentPage(items=items, next_cursor=next_cursor))

@@ -7,7 +7,7 @@ from functools import partial
 from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import require
@@ -32,6 +32,7 @@ from app.policy.schemas import (
 )
 from app.policy.schemas import PersonId as PersonIdType
 from app.policy.schemas import VersionLabel as VersionLabelType
+from app.responses import model_response
 
 router = APIRouter(prefix="/v1/policy", tags=["policy"])
 
@@ -86,9 +87,9 @@ async def get_policy_status(
     response_model=PolicyClauseList,
     responses=problem_responses(*COMMON_ERRORS),
 )
-def list_policy_clauses(principal: Reader, pack: PackDep) -> PolicyClauseList:
+def list_policy_clauses(principal: Reader, pack: PackDep) -> Response:
     """List every clause with its rule id, the policy's own sentence, severity and remediation."""
-    return service.list_clauses(pack=pack)
+    return model_response(service.list_clauses(pack=pack))
 
 
 @router.post(
@@ -113,15 +114,15 @@ def create_policy_review(
     pack: PackDep,
     today: TodayDep,
     idem: IdempotencyDep,
-) -> PolicyReviewRead:
+) -> Response:
     """Record a completed review under a new version label; the status becomes `current`."""
     if (replayed := idem.replay(session)) is not None:
-        return replayed  # type: ignore[return-value]
+        return replayed
     review = service.create_review(session=session, pack=pack, review_in=review_in, today=today, actor=principal.sub)
     location = {"Location": f"/v1/policy/reviews/{review.id}"}
     response = idem.commit(session, status_code=201, body=review, headers=location)
     request.app.state.policy_status_cache.clear()
-    return response  # type: ignore[return-value]
+    return response
 
 
 @router.get(
@@ -133,9 +134,9 @@ def create_policy_review(
 )
 def list_policy_reviews(
     principal: Reader, session: SessionDep, pack: PackDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> PolicyReviewPage:
+) -> Response:
     """List every review newest first, ending with the review printed in the policy itself."""
-    return service.list_reviews(session=session, pack=pack, cursor=cursor, limit=limit)
+    return model_response(service.list_reviews(session=session, pack=pack, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -145,9 +146,9 @@ def list_policy_reviews(
     response_model=PolicyReviewRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def get_policy_review(review_id: uuid.UUID, principal: Reader, session: SessionDep, pack: PackDep) -> PolicyReviewRead:
+def get_policy_review(review_id: uuid.UUID, principal: Reader, session: SessionDep, pack: PackDep) -> Response:
     """Return one review of the history."""
-    return service.get_review(session=session, pack=pack, review_id=review_id)
+    return model_response(service.get_review(session=session, pack=pack, review_id=review_id))
 
 
 @router.post(
@@ -190,10 +191,10 @@ def create_acknowledgement(
     pack: PackDep,
     idem: IdempotencyDep,
     ack_in: Annotated[AcknowledgementCreate | None, Body()] = None,
-) -> AcknowledgementRead:
+) -> Response:
     """Record that a person has read the current version; once per person and version."""
     if (replayed := idem.replay(session)) is not None:
-        return replayed  # type: ignore[return-value]
+        return replayed
     ack_in = ack_in or AcknowledgementCreate()
     person_id = ack_in.person_id or principal.sub
     if person_id != principal.sub and not principal.has(Scope.POLICY_WRITE):
@@ -211,7 +212,7 @@ def create_acknowledgement(
         headers={"Location": f"/v1/policy/acknowledgements/{ack.id}"},
     )
     request.app.state.policy_status_cache.clear()
-    return response  # type: ignore[return-value]
+    return response
 
 
 @router.get(
@@ -231,10 +232,12 @@ def list_acknowledgements(
     person_id: Annotated[PersonIdType | None, Query(description="Only this person's acknowledgement.")] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> AcknowledgementPage:
+) -> Response:
     """List who has acknowledged a version of the policy, newest first."""
-    return service.list_acknowledgements(
-        session=session, pack=pack, version=version, person_id=person_id, cursor=cursor, limit=limit
+    return model_response(
+        service.list_acknowledgements(
+            session=session, pack=pack, version=version, person_id=person_id, cursor=cursor, limit=limit
+        )
     )
 
 
@@ -247,9 +250,9 @@ def list_acknowledgements(
 )
 def list_outstanding_acknowledgements(
     principal: Writer, session: SessionDep, pack: PackDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> OutstandingPage:
+) -> Response:
     """List known people (acknowledgers, authors, incident subjects) yet to acknowledge the current version."""
-    return service.list_outstanding(session=session, pack=pack, cursor=cursor, limit=limit)
+    return model_response(service.list_outstanding(session=session, pack=pack, cursor=cursor, limit=limit))
 
 
 @router.get(
@@ -259,6 +262,6 @@ def list_outstanding_acknowledgements(
     response_model=AcknowledgementRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def get_acknowledgement(acknowledgement_id: uuid.UUID, principal: Reader, session: SessionDep) -> AcknowledgementRead:
+def get_acknowledgement(acknowledgement_id: uuid.UUID, principal: Reader, session: SessionDep) -> Response:
     """Return one acknowledgement."""
-    return service.get_acknowledgement(session=session, acknowledgement_id=acknowledgement_id)
+    return model_response(service.get_acknowledgement(session=session, acknowledgement_id=acknowledgement_id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Request
+from fastapi import APIRouter, Header, Path, Request, Response
 
 from app.auth.dependencies import require
 from app.auth.scopes import Scope
@@ -13,6 +13,7 @@ from app.db import SessionDep
 from app.errors import COMMON_ERRORS, problem_responses
 from app.privacy import service
 from app.privacy.schemas import ErasureCreate, ErasureRead, SubjectExport
+from app.responses import model_response
 from app.validation import SINGLE_LINE_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["privacy"])
@@ -50,7 +51,7 @@ RetryKey = Annotated[
 )
 def erase_subject(
     body: ErasureCreate, session: SessionDep, principal: Admin, _idempotency_key: RetryKey = None
-) -> ErasureRead:
+) -> Response:
     """Delete the person's screenings, incidents, escalation case, grants and acknowledgements.
 
     Answers 200 with the counts erased per record type; nothing about the person is kept, not even
@@ -63,7 +64,7 @@ def erase_subject(
     """
     result = service.erase(session=session, subject_id=body.subject_id, actor=principal.sub)
     session.commit()
-    return result
+    return model_response(result)
 
 
 @router.get(
@@ -73,8 +74,8 @@ def erase_subject(
     response_model=SubjectExport,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def export_subject(subject_id: SubjectId, request: Request, session: SessionDep, _principal: Admin) -> SubjectExport:
+def export_subject(subject_id: SubjectId, request: Request, session: SessionDep, _principal: Admin) -> Response:
     """Return one JSON document with every record about the person (subject access); 404 when none."""
-    return service.export(
-        session=session, subject_id=subject_id, settings=request.app.state.settings, now=request.app.state.clock.now()
-    )
+    now = request.app.state.clock.now()
+    settings = request.app.state.settings
+    return model_response(service.export(session=session, subject_id=subject_id, settings=settings, now=now))

@@ -16,6 +16,7 @@ from app.idempotency import IdempotencyDep
 from app.pagination import DEFAULT_LIMIT, Cursor, Limit
 from app.protected_terms import service
 from app.protected_terms.schemas import ProtectedTermCreate, ProtectedTermPage, ProtectedTermRead
+from app.responses import model_response
 
 router = APIRouter(prefix="/v1/protected-terms", tags=["protected-terms"])
 TermWriter = Annotated[Principal, require(Scope.PROTECTED_TERMS_WRITE)]
@@ -73,10 +74,11 @@ def list_protected_terms(
     _principal: TermWriter,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
-) -> ProtectedTermPage:
+) -> Response:
     """List registered terms newest first: ids, kinds and creation times, never values."""
     items, next_cursor = service.list_terms(session=session, cursor=cursor, limit=limit)
-    return ProtectedTermPage(items=[ProtectedTermRead.model_validate(t) for t in items], next_cursor=next_cursor)
+    page = ProtectedTermPage(items=[ProtectedTermRead.model_validate(t) for t in items], next_cursor=next_cursor)
+    return model_response(page)
 
 
 @router.get(
@@ -86,9 +88,9 @@ def list_protected_terms(
     response_model=ProtectedTermRead,
     responses=problem_responses(*COMMON_ERRORS, 404),
 )
-def get_protected_term(term_id: TermId, session: SessionDep, _principal: TermWriter) -> ProtectedTermRead:
+def get_protected_term(term_id: TermId, session: SessionDep, _principal: TermWriter) -> Response:
     """Return a registered term's id, kind and creation time; the value is never stored, so never returned."""
-    return ProtectedTermRead.model_validate(service.get(session=session, term_id=term_id))
+    return model_response(ProtectedTermRead.model_validate(service.get(session=session, term_id=term_id)))
 
 
 @router.delete(
